@@ -16,8 +16,12 @@ from typing import Any, Callable
 from torch import Tensor
 
 from ._base import DEFAULT_MAX_BATCH_SIZE, Attribution
+from .backprop import Deconvnet, GuidedBackprop, RectGrad
+from .cam import CAM, GradCAM
+from .deeplift import DeepLift
 from .diagnostics import completeness_delta, conservation_delta
 from .gradient import GradientXInput, IntegratedGradients, InteriorGradients, Saliency, SmoothGrad
+from .occlusion import Occlusion
 
 __all__ = [
     "attribute",
@@ -31,6 +35,13 @@ __all__ = [
     "IntegratedGradients",
     "InteriorGradients",
     "SmoothGrad",
+    "Deconvnet",
+    "GuidedBackprop",
+    "RectGrad",
+    "DeepLift",
+    "Occlusion",
+    "CAM",
+    "GradCAM",
 ]
 
 _CLASSES: tuple[type[Attribution], ...] = (
@@ -39,6 +50,13 @@ _CLASSES: tuple[type[Attribution], ...] = (
     IntegratedGradients,
     InteriorGradients,
     SmoothGrad,
+    Deconvnet,
+    GuidedBackprop,
+    RectGrad,
+    DeepLift,
+    Occlusion,
+    CAM,
+    GradCAM,
 )
 
 #: registry name -> method class

@@ -22,7 +22,7 @@ from physxai.testing import tiny_cnn, tiny_mlp
 # listed here fails `test_every_method_is_covered`, so a new method cannot slip past the battery.
 OPTIONS: dict[str, dict[str, dict]] = {
     "occlusion": {"mlp": {"window": 1}, "cnn": {"window": (2, 2), "stride": (1, 1)}},
-    "cam": {"cnn": {"layer": "features.conv2"}},
+    "cam": {"cnn": {"layer": "features.relu2"}},  # the pooled activation
     "grad_cam": {"cnn": {"layer": "features.conv2"}},
     "smoothgrad": {"mlp": {"n_samples": 4}, "cnn": {"n_samples": 4}},
     "integrated_gradients": {"mlp": {"n_steps": 8}, "cnn": {"n_steps": 8}},
