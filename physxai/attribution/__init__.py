@@ -21,7 +21,9 @@ from .cam import CAM, GradCAM
 from .deeplift import DeepLift
 from .diagnostics import completeness_delta, conservation_delta
 from .gradient import GradientXInput, IntegratedGradients, InteriorGradients, Saliency, SmoothGrad
+from .lrp import LRP, DeepTaylor
 from .occlusion import Occlusion
+from .pattern import PatternAttribution, PatternNet
 
 __all__ = [
     "attribute",
@@ -39,9 +41,13 @@ __all__ = [
     "GuidedBackprop",
     "RectGrad",
     "DeepLift",
+    "LRP",
+    "DeepTaylor",
     "Occlusion",
     "CAM",
     "GradCAM",
+    "PatternNet",
+    "PatternAttribution",
 ]
 
 _CLASSES: tuple[type[Attribution], ...] = (
@@ -54,9 +60,13 @@ _CLASSES: tuple[type[Attribution], ...] = (
     GuidedBackprop,
     RectGrad,
     DeepLift,
+    LRP,
+    DeepTaylor,
     Occlusion,
     CAM,
     GradCAM,
+    PatternNet,
+    PatternAttribution,
 )
 
 #: registry name -> method class

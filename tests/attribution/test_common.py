@@ -53,6 +53,11 @@ def call_params(name):
 
 def run(name, model, x, **kw):
     opts = {k: v for k, v in kw.items()}
+    if "fit_inputs" in inspect.signature(METHODS[name].__init__).parameters and "fit_inputs" not in opts:
+        # methods fitted on data (PatternNet): fit on a fixed sample of the model's dtype
+        dtype = next(model.parameters()).dtype if any(True for _ in model.parameters()) else x.dtype
+        fit_gen = torch.Generator().manual_seed(0)
+        opts["fit_inputs"] = torch.randn(32, *x.shape[1:], generator=fit_gen).to(dtype)
     if "generator" in call_params(name) and "generator" not in opts:
         opts["generator"] = torch.Generator().manual_seed(0)
     return attribute(model, x, name, **opts)

@@ -1,0 +1,1 @@
+"""Physical systems: samplers and exact references (numpy/scipy)."""

@@ -1,0 +1,29 @@
+"""Matplotlib figures for explanations: zero-centred diverging relevance heatmaps.
+
+- :func:`relevance_heatmap`: one map, per-sample max-abs normalisation, optional grey input
+  underneath.
+- :func:`lattice_heatmap`: an ``L x L`` lattice with the spins as markers or domain walls.
+- :func:`heatmap_grid`: methods x samples side by side with one colour bar.
+- :func:`normalize_relevance`: the per-sample ``R / max |R|`` scaling on its own.
+- SHAP figures (:mod:`physxai.plot.shap`): :func:`summary_plot` (beeswarm), :func:`bar_plot`
+  (mean |SHAP|), :func:`waterfall_plot` (one sample), :func:`dependence_plot`, and
+  :func:`patch_heatmap` (lattice patch attributions).
+
+Figures are ``matplotlib.figure.Figure`` objects built without pyplot: no global state, no
+window; nothing is drawn at import.
+"""
+
+from .heatmaps import heatmap_grid, lattice_heatmap, normalize_relevance, relevance_heatmap
+from .shap import bar_plot, dependence_plot, patch_heatmap, summary_plot, waterfall_plot
+
+__all__ = [
+    "heatmap_grid",
+    "lattice_heatmap",
+    "normalize_relevance",
+    "relevance_heatmap",
+    "summary_plot",
+    "bar_plot",
+    "waterfall_plot",
+    "dependence_plot",
+    "patch_heatmap",
+]
