@@ -19,6 +19,11 @@ from torch import nn
 
 from physxai.testing import tiny_cnn, tiny_mlp
 
+# The suite's models are tiny: one intra-op thread is faster than two, and on a loaded 2-core
+# machine two threads per process oversubscribe the cores (a 1024-row Linear took 18 ms instead
+# of 0.2 ms). Benchmarks set their own thread counts.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed():

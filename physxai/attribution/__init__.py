@@ -21,9 +21,11 @@ from .cam import CAM, GradCAM
 from .deeplift import DeepLift
 from .diagnostics import completeness_delta, conservation_delta
 from .gradient import GradientXInput, IntegratedGradients, InteriorGradients, Saliency, SmoothGrad
+from .lime import Lime
 from .lrp import LRP, DeepTaylor
 from .occlusion import Occlusion
 from .pattern import PatternAttribution, PatternNet
+from .shapley import DeepShap, ExactShapley, GradientShap, KernelShap, ShapleySampling
 
 __all__ = [
     "attribute",
@@ -46,6 +48,12 @@ __all__ = [
     "Occlusion",
     "CAM",
     "GradCAM",
+    "ExactShapley",
+    "ShapleySampling",
+    "KernelShap",
+    "GradientShap",
+    "DeepShap",
+    "Lime",
     "PatternNet",
     "PatternAttribution",
 ]
@@ -65,6 +73,12 @@ _CLASSES: tuple[type[Attribution], ...] = (
     Occlusion,
     CAM,
     GradCAM,
+    ExactShapley,
+    ShapleySampling,
+    KernelShap,
+    GradientShap,
+    DeepShap,
+    Lime,
     PatternNet,
     PatternAttribution,
 )
