@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -132,15 +132,26 @@ def pairs(model, x, kind):
 
 
 def peak_memory_mb(case: str, method: str, side: str) -> float:
-    """Peak RSS above the resting process, of one call in a fresh subprocess."""
+    """Peak resident memory above the resting process during one call, in a fresh subprocess.
+
+    A thread samples the resident set size (``/proc/self/statm``) every 0.5 ms while the call
+    runs; the result is the largest sample minus the size just before the call.
+    """
     code = (
-        "import resource, sys, torch; sys.argv=['x']; import benchmarks.attribution_vs_peers as b\n"
+        "import os, sys, threading, time, torch; sys.argv=['x']\n"
+        "import benchmarks.attribution_vs_peers as b\n"
         f"case = [c for c in b.cases({QUICK}) if c[0] == {case!r}][0]; _, model, x, _ = case\n"
         f"row = [r for r in b.pairs(model, x, case[0]) if r[0] == {method!r}][0]\n"
         "fn = row[1] if " + repr(side) + " == 'physxai' else row[3]\n"
-        "rest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "fn()\n"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rest) / 1024)\n"
+        "page = os.sysconf('SC_PAGE_SIZE')\n"
+        "rss = lambda: int(open('/proc/self/statm').read().split()[1]) * page\n"
+        "rest = rss(); peak = [rest]; done = [False]\n"
+        "def watch():\n"
+        "    while not done[0]:\n"
+        "        peak[0] = max(peak[0], rss()); time.sleep(0.0005)\n"
+        "t = threading.Thread(target=watch); t.start()\n"
+        "fn(); done[0] = True; t.join()\n"
+        "print((max(peak[0], rss()) - rest) / 2**20)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
@@ -158,7 +169,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--json", help="write the table as JSON here")
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     QUICK = args.quick
     print(f"physxai {physxai.__version__}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads")

@@ -66,7 +66,7 @@ EXTERNAL: dict[str, set[str] | str] = {
     "errors": _CORE,
     "_validation": _CORE,
     "physics": _CORE | {"scipy"},
-    "data": _CORE | {"scipy", "h5py", "sklearn"},
+    "data": _CORE | {"scipy", "h5py", "sklearn", "tomli"},
     "models": _CORE,
     "attribution": _CORE | {"scipy", "sklearn"},
     "features": _CORE | {"scipy", "sklearn"},

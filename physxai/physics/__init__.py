@@ -1,1 +1,10 @@
-"""Physical systems: samplers and exact references (numpy/scipy)."""
+"""Physical systems: samplers and exact references (numpy/scipy, torch for the Monte Carlo kernels).
+
+Submodules: ``ising`` (2D Ising: checkerboard Metropolis and Wolff samplers, Onsager's exact results,
+exact enumeration), ``orbits`` (central potential), ``relativity`` (Lorentz transformations),
+``hubbard`` (extended Fermi-Hubbard chain, exact diagonalisation).
+"""
+
+from . import hubbard, ising, orbits, relativity
+
+__all__ = ["hubbard", "ising", "orbits", "relativity"]
