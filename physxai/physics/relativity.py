@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from .._validation import check_choice
+from ._checks import _check_fraction, _check_int, _rng
 
 __all__ = [
     "METRIC",
@@ -78,36 +79,12 @@ for _i, _j, _k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
 # validation helpers
 
 
-def _check_int(value: Any, caller: str, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{caller}: {name} must be an int >= {minimum}; got {value!r}.")
-    return int(value)
-
-
 def _check_positive(value: Any, caller: str, name: str, allow_inf: bool = False) -> float:
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     ok = ok and float(value) > 0 and (allow_inf or math.isfinite(float(value)))
     if not ok:
         raise ValueError(f"{caller}: {name} must be a finite number > 0; got {value!r}.")
     return float(value)
-
-
-def _check_fraction(value: Any, caller: str) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{caller}: negative_fraction must be a number in [0, 1]; got {value!r}.")
-    return float(value)
-
-
-def _rng(seed: Any, caller: str) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise TypeError(
-            f"{caller}: seed must be an int >= 0 or a numpy.random.Generator; "
-            f"got {type(seed).__name__}."
-        )
-    return np.random.default_rng(int(seed))
 
 
 def _last_dim(x: Any, size: int, caller: str, name: str, what: str) -> Any:
