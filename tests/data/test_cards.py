@@ -410,6 +410,9 @@ def test_a_build_killed_by_sigkill_resumes_cleanly(env, tmp_path):
 EXPECTED = {  # card -> number of samples its parameters describe
     "wetzel2017_quick": 40 * 100,
     "wetzel2017_full": 100 * 500,
+    "wetzel2017_afm": 50 * 200,
+    "wetzel2017_cpnn_quick": 31 * 100,
+    "wetzel2017_cpnn": 61 * 400,
     "wetzel2020_relativity_quick": 4000,
     "wetzel2020_relativity": 50000,
     "wetzel2020_orbits_quick": 4000,
