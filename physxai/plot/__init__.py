@@ -8,11 +8,15 @@
 - SHAP figures (:mod:`physxai.plot.shap`): :func:`summary_plot` (beeswarm), :func:`bar_plot`
   (mean |SHAP|), :func:`waterfall_plot` (one sample), :func:`dependence_plot`, and
   :func:`patch_heatmap` (lattice patch attributions).
+- Feature figures (:mod:`physxai.plot.features`): :func:`filter_grid` (layer filters),
+  :func:`maximization_grid` (activation-maximisation results), :func:`embedding_scatter`
+  (t-SNE/PCA maps coloured by label or temperature).
 
 Figures are ``matplotlib.figure.Figure`` objects built without pyplot: no global state, no
 window; nothing is drawn at import.
 """
 
+from .features import embedding_scatter, filter_grid, maximization_grid
 from .heatmaps import heatmap_grid, lattice_heatmap, normalize_relevance, relevance_heatmap
 from .shap import bar_plot, dependence_plot, patch_heatmap, summary_plot, waterfall_plot
 
@@ -26,4 +30,7 @@ __all__ = [
     "waterfall_plot",
     "dependence_plot",
     "patch_heatmap",
+    "filter_grid",
+    "maximization_grid",
+    "embedding_scatter",
 ]
