@@ -1,0 +1,306 @@
+"""t-SNE of hidden activations before and after training, on digits and on Ising snapshots.
+
+P. E. Rauber, S. G. Fadel, A. X. Falcao, A. C. Telea, Visualizing the hidden activity of
+artificial neural networks, IEEE Trans. Vis. Comput. Graph. 23, 101 (2017).
+
+Reproduced: the paper's observation (figures, with neighbourhood-hit numbers for MNIST, SVHN and
+CIFAR-10 that we cannot compare: other data and networks) that the 2D t-SNE map of a hidden
+layer's activations over held-out inputs separates the classes better after training than before.
+Here on scikit-learn's 8 x 8 digits (pixels scaled to [0, 1]) with an MLP, layer
+``features.act<k>`` (the last hidden ReLU), the same network at its random initialisation and
+after training. Criteria (REPRODUCTIONS.md; the sizes are ours): the leave-one-out 5-NN accuracy
+in the 2D map and the silhouette of the classes both rise with training. As the features' author
+measured, an untrained MLP's map of digits is already well separated (5-NN accuracy about 0.96,
+silhouette about 0.37: a random ReLU layer roughly preserves distances, and the digits are already
+clustered in pixel space), so the rise is small; the raw-pixel map is reported for scale
+(``pixels_*``).
+
+Ising (ours, the physics analogue): an MLP classifies the phase of 16 x 16 snapshots of the 2D
+Ising model (``wetzel2017_quick``: 40 temperatures in [0.05, 5] J/k_B, T_c = 2.269). The t-SNE map
+of its hidden layer over held-out snapshots, coloured by temperature, should order the snapshots by
+temperature across T_c. Criteria (ours): after training, the 5-NN accuracy of the phase label
+(T < T_c) in the 2D map is >= 0.9 and above the untrained network's; and the first principal
+component of the trained layer's activations is monotone in temperature, |Spearman(PC1, T)| >=
+0.8 (t-SNE's axes have no meaning, so the ordering is measured on PCA). The untrained values are
+reported too.
+
+Results (quick): digits, layer ``features.act2`` of a (64, 64) MLP: 5-NN accuracy 0.844 ->
+0.954 and silhouette 0.142 -> 0.608 with training (raw pixels: 0.957, 0.407; the features
+author's 0.964 / 0.37 were for ``act1`` of another network). Ising: the trained map has three
+islands, the disordered snapshots and one per sign of the magnetisation, each ordered island
+running from T = 0.05 to T_c (``fig_ising``); phase 5-NN accuracy 0.924 -> 0.975. The PC1
+criterion is **missed** honestly: |Spearman(PC1, T)| = 0.05, because PC1 is the *signed*
+magnetisation (+-20 below T_c, near 0 above; the right panel of ``fig_ising``), and the Z2 symmetry
+M -> -M makes a signed coordinate non-monotone in T. The criterion was fixed before the run and is
+kept; ``ising_abs_pc1_temperature_spearman`` (|Spearman(|PC1 - median|, T)|) is reported as a
+diagnostic chosen *after* seeing the miss, with no criterion: 0.875 trained, but already 0.810
+untrained (a random ReLU layer's PC1 also follows M), so it says little about training.
+
+Cost on 2 CPU cores (one torch thread): quick (540 held-out digits, 800 Ising snapshots, 5 t-SNE
+maps) about 35 s of CPU, 55 s wall with the cores shared; full (1200 snapshots, longer training)
+about a minute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from scipy.stats import spearmanr
+from sklearn.model_selection import train_test_split
+
+from physxai.data import load
+from physxai.features import capture_activations, embed, separation_scores
+from physxai.harness import ExperimentConfig, Reference, main, save_arrays, save_figure
+from physxai.models import MLP, fit
+from physxai.physics import ising
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Knobs of the reproduction (every one has a default)."""
+
+    test_fraction: float = 0.3
+    hidden: tuple[int, ...] = (64, 64)
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 3e-3
+    perplexity: float = 30.0
+    n_neighbors: int = 5
+    n_digits: int = 0  # held-out digits embedded; 0: all
+    # Ising
+    ising_hidden: tuple[int, ...] = (64,)
+    ising_epochs: int = 40
+    n_ising: int = 1200  # held-out snapshots embedded
+
+
+PRESETS = {
+    "quick": Config(epochs=60, ising_epochs=20, n_ising=800),
+    "full": Config(),
+}
+
+_FIG = "figures of the paper (criterion of REPRODUCTIONS.md)"
+CLAIMS = {
+    "test_accuracy": Reference(None, low=0.93, source="ours: the classifier must have learned"),
+    "knn_accuracy_gain": Reference(
+        None, low=1e-12, kind="figure", source=f"{_FIG}: 5-NN accuracy in the map rises"
+    ),
+    "silhouette_gain": Reference(
+        None, low=1e-12, kind="figure", source=f"{_FIG}: silhouette of the classes rises"
+    ),
+    "ising_test_accuracy": Reference(None, low=0.85, source="ours: the phase classifier learned"),
+    "ising_phase_knn_accuracy": Reference(
+        None, low=0.9, source="ours: the trained map separates the phases (5-NN, T < T_c)"
+    ),
+    "ising_phase_knn_gain": Reference(
+        None, low=1e-12, source="ours: phase separation in the map rises with training"
+    ),
+    "ising_pc1_temperature_spearman": Reference(
+        None, low=0.8, source="ours: |Spearman(PC1 of the trained layer, T)|"
+    ),
+}
+
+
+def _embed_layer(model, inputs, layer: str, cfg: Config, method: str = "tsne") -> np.ndarray:
+    acts = capture_activations(model, inputs, [layer])[layer]
+    emb = embed(acts, method=method, perplexity=cfg.perplexity, random_state=cfg.seed)
+    return emb.coordinates.numpy()
+
+
+def digits_part(cfg: Config, dev: torch.device):
+    """Untrained and trained MLP on digits; t-SNE of the last hidden layer, scores."""
+    data = load("digits")
+    X = torch.as_tensor(np.asarray(data.inputs), dtype=torch.float32, device=dev) / 16.0
+    y = torch.as_tensor(np.asarray(data.targets), dtype=torch.long, device=dev)
+    tr, te = train_test_split(
+        np.arange(len(y)), test_size=cfg.test_fraction, random_state=cfg.seed, stratify=data.targets
+    )
+    if cfg.n_digits:
+        te = te[: cfg.n_digits]
+    tr, te = torch.as_tensor(tr, device=dev), torch.as_tensor(te, device=dev)
+    torch.manual_seed(cfg.seed)
+    model = MLP(64, hidden=cfg.hidden, out_features=10).to(dev).eval()
+    layer = f"features.act{len(cfg.hidden)}"
+    labels = y[te].cpu().numpy()
+    maps = {
+        "pixels": embed(
+            X[te], perplexity=cfg.perplexity, random_state=cfg.seed
+        ).coordinates.numpy(),
+        "untrained": _embed_layer(model, X[te], layer, cfg),
+    }
+    fit(
+        model,
+        (X[tr], y[tr]),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        seed=cfg.seed,
+        progress=False,
+    )
+    with torch.no_grad():
+        accuracy = float((model(X[te]).argmax(1) == y[te]).float().mean())
+    maps["trained"] = _embed_layer(model, X[te], layer, cfg)
+    metrics: dict = {"test_accuracy": accuracy, "layer": layer, "n_embedded_digits": len(te)}
+    for name, coords in maps.items():
+        scores = separation_scores(coords, labels, n_neighbors=cfg.n_neighbors)
+        for key, value in scores.items():
+            metrics[f"{name}_{key}"] = value
+    metrics["knn_accuracy_gain"] = (
+        metrics["trained_knn_accuracy"] - metrics["untrained_knn_accuracy"]
+    )
+    metrics["silhouette_gain"] = metrics["trained_silhouette"] - metrics["untrained_silhouette"]
+    return metrics, maps, labels
+
+
+def digits_figure(maps: dict, labels: np.ndarray, metrics: dict) -> Figure:
+    fig = Figure(figsize=(15, 5), layout="constrained")
+    axes = fig.subplots(1, 3)
+    titles = {
+        "pixels": "raw pixels",
+        "untrained": f"{metrics['layer']}, untrained",
+        "trained": f"{metrics['layer']}, trained (test acc. {metrics['test_accuracy']:.3f})",
+    }
+    for ax, (name, coords) in zip(axes, maps.items()):
+        for c in range(10):
+            sel = labels == c
+            ax.scatter(coords[sel, 0], coords[sel, 1], s=6, color=f"C{c}", label=str(c))
+        ax.set_title(
+            f"{titles[name]}\n5-NN accuracy {metrics[f'{name}_knn_accuracy']:.3f}, "
+            f"silhouette {metrics[f'{name}_silhouette']:.3f}",
+            fontsize=10,
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("t-SNE 1")
+        ax.set_ylabel("t-SNE 2")
+    axes[-1].legend(title="digit", loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2)
+    fig.suptitle(
+        f"t-SNE of held-out digits ({len(labels)}): does training separate the classes in the "
+        "hidden layer? (Rauber et al. 2017)",
+        fontsize=11,
+    )
+    return fig
+
+
+def ising_part(cfg: Config, dev: torch.device):
+    """Untrained and trained phase MLP on Ising snapshots; maps coloured by temperature."""
+    data = load("wetzel2017_quick")
+    spins = torch.as_tensor(np.asarray(data.inputs), dtype=torch.float32, device=dev)
+    phase = torch.as_tensor(np.asarray(data.targets), dtype=torch.long, device=dev)
+    temperature = np.asarray(data.params["temperature"], dtype=float)
+    tr, te = train_test_split(
+        np.arange(len(phase)), test_size=0.3, random_state=cfg.seed, stratify=data.targets
+    )
+    te = np.sort(te[: cfg.n_ising])
+    temps = temperature[te]
+    tr, te = torch.as_tensor(tr, device=dev), torch.as_tensor(te, device=dev)
+    ordered = (temps < ising.CRITICAL_TEMPERATURE).astype(np.int64)
+    size = spins.shape[1]
+    torch.manual_seed(cfg.seed)
+    model = MLP(size * size, hidden=cfg.ising_hidden, out_features=2).to(dev).eval()
+    layer = f"features.act{len(cfg.ising_hidden)}"
+    maps, pcs = {}, {}
+    for stage in ("untrained", "trained"):
+        if stage == "trained":
+            fit(
+                model,
+                (spins[tr], phase[tr]),
+                epochs=cfg.ising_epochs,
+                batch_size=cfg.batch_size,
+                lr=cfg.lr,
+                seed=cfg.seed,
+                progress=False,
+            )
+        maps[stage] = _embed_layer(model, spins[te], layer, cfg)
+        pcs[stage] = _embed_layer(model, spins[te], layer, cfg, method="pca")[:, 0]
+    with torch.no_grad():
+        accuracy = float((model(spins[te]).argmax(1) == phase[te]).float().mean())
+    metrics: dict = {"ising_test_accuracy": accuracy, "ising_n_embedded": len(te)}
+    for stage in ("untrained", "trained"):
+        scores = separation_scores(maps[stage], ordered, n_neighbors=cfg.n_neighbors)
+        prefix = "ising_phase" if stage == "trained" else "ising_untrained_phase"
+        metrics[f"{prefix}_knn_accuracy"] = scores["knn_accuracy"]
+        metrics[f"{prefix}_silhouette"] = scores["silhouette"]
+        rho = abs(float(spearmanr(pcs[stage], temps).statistic))
+        key = "ising_pc1" if stage == "trained" else "ising_untrained_pc1"
+        metrics[f"{key}_temperature_spearman"] = rho
+        # diagnostic chosen after the miss (no criterion): the distance of PC1 from its median,
+        # which is blind to the sign of M
+        centred = np.abs(pcs[stage] - np.median(pcs[stage]))
+        metrics[f"{key.replace('pc1', 'abs_pc1')}_temperature_spearman"] = abs(
+            float(spearmanr(centred, temps).statistic)
+        )
+    metrics["ising_phase_knn_gain"] = (
+        metrics["ising_phase_knn_accuracy"] - metrics["ising_untrained_phase_knn_accuracy"]
+    )
+    return metrics, maps, pcs, temps
+
+
+def ising_figure(maps: dict, pcs: dict, temps: np.ndarray, metrics: dict) -> Figure:
+    fig = Figure(figsize=(14, 5), layout="constrained")
+    axes = fig.subplots(1, 3)
+    for ax, stage in zip(axes[:2], ("untrained", "trained")):
+        xy = maps[stage]
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=temps, cmap="coolwarm", s=6)
+        knn = metrics[
+            "ising_phase_knn_accuracy"
+            if stage == "trained"
+            else "ising_untrained_phase_knn_accuracy"
+        ]
+        ax.set_title(f"hidden layer, {stage}: phase 5-NN accuracy {knn:.3f}", fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("t-SNE 1")
+        ax.set_ylabel("t-SNE 2")
+    fig.colorbar(sc, ax=axes[:2].tolist(), label="temperature T (J/k_B)", shrink=0.8)
+    ax = axes[2]
+    for stage, color in (("untrained", "0.6"), ("trained", "C3")):
+        key = "ising_pc1" if stage == "trained" else "ising_untrained_pc1"
+        rho = metrics[f"{key}_temperature_spearman"]
+        ax.scatter(temps, pcs[stage], s=5, color=color, label=f"{stage}: |Spearman| = {rho:.2f}")
+    ax.axvline(ising.CRITICAL_TEMPERATURE, color="k", linestyle="--", label="T_c = 2.269")
+    ax.set_xlabel("temperature T (J/k_B)")
+    ax.set_ylabel("first principal component of the layer")
+    ax.legend(fontsize=8)
+    fig.suptitle(
+        f"Ising phase MLP (test accuracy {metrics['ising_test_accuracy']:.3f}): t-SNE of the "
+        f"hidden layer over {len(temps)} held-out 16x16 snapshots, coloured by temperature",
+        fontsize=11,
+    )
+    return fig
+
+
+def run(cfg: Config, out_dir) -> dict[str, float]:
+    """Digits before/after training, then the Ising phase classifier; figures and arrays."""
+    dev = torch.device(cfg.device)
+    metrics, maps, labels = digits_part(cfg, dev)
+    save_figure(digits_figure(maps, labels, metrics), out_dir, "digits")
+    m_ising, ising_maps, pcs, temps = ising_part(cfg, dev)
+    metrics.update(m_ising)
+    save_figure(ising_figure(ising_maps, pcs, temps, metrics), out_dir, "ising")
+    arrays = {f"digits/{k}": v for k, v in maps.items()}
+    arrays["digits/labels"] = labels
+    arrays.update({f"ising/{k}": v for k, v in ising_maps.items()})
+    arrays.update({f"ising/{k}_pc1": v for k, v in pcs.items()})
+    arrays["ising/temperature"] = temps
+    attrs = {f"digits/{k}": {"units": "t-SNE (arbitrary)", "dims": "sample,axis"} for k in maps}
+    attrs["digits/labels"] = {"units": "digit class", "dims": "sample"}
+    attrs.update(
+        {f"ising/{k}": {"units": "t-SNE (arbitrary)", "dims": "sample,axis"} for k in ising_maps}
+    )
+    attrs.update({f"ising/{k}_pc1": {"units": "activation", "dims": "sample"} for k in pcs})
+    attrs["ising/temperature"] = {"units": "J/k_B", "dims": "sample"}
+    save_arrays(
+        out_dir,
+        arrays,
+        attrs,
+        source_dataset="physxai.data.load('digits') (sklearn load_digits); "
+        "physxai.data.load('wetzel2017_quick')",
+    )
+    return metrics
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(module=__import__(__name__)))
