@@ -28,7 +28,7 @@ __all__ = [
 def resolve_layer(model: Any, layer: Any, caller: str, name: str = "layer") -> nn.Module:
     """The module that ``layer`` names in ``model``: a qualified name or a module object.
 
-    Raises ``ValueError`` (listing close names) when a name is not found, and ``TypeError`` for
+    Raises ``ValueError`` (listing the valid names and close ones) when a name is not found, and ``TypeError`` for
     anything that is neither a string nor an ``nn.Module``.
     """
     if isinstance(layer, nn.Module):
@@ -52,14 +52,17 @@ def resolve_layer(model: Any, layer: Any, caller: str, name: str = "layer") -> n
     modules = {key: mod for key, mod in model.named_modules() if key}
     if layer in modules:
         return modules[layer]
-    close = difflib.get_close_matches(layer, list(modules), n=5, cutoff=0.4)
+    names = list(modules)
+    if not names:
+        raise ValueError(
+            f"{caller}: {name} {layer!r} is not a module of the model; it has no submodules."
+        )
+    shown = ", ".join(map(repr, names[:30])) + (", ..." if len(names) > 30 else "")
+    msg = f"{caller}: {name} {layer!r} is not a module of the model; valid names are {shown}."
+    close = difflib.get_close_matches(layer, names, n=3, cutoff=0.5)
     if close:
-        hint = f"Close names: {', '.join(map(repr, close))}."
-    else:
-        names = list(modules)
-        shown = ", ".join(map(repr, names[:20])) + (", ..." if len(names) > 20 else "")
-        hint = f"The model's modules are: {shown}." if names else "The model has no submodules."
-    raise ValueError(f"{caller}: {name} {layer!r} is not a module of the model. {hint}")
+        msg += f" Perhaps you meant {', '.join(map(repr, close))}."
+    raise ValueError(msg)
 
 
 @contextmanager

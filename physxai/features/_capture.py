@@ -12,7 +12,6 @@ batches and returns each layer's activations, detached.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,30 +20,16 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_inputs, check_positive_int, check_same_device, warn_if_training
+from ..attribution._layers import resolve_layer
 
-__all__ = ["capture_activations", "layer_capture", "resolve_layers", "valid_layer_names"]
-
-
-def valid_layer_names(model: nn.Module) -> list[str]:
-    """The qualified names of every submodule, in ``named_modules`` order (the root excluded)."""
-    return [key for key, _ in model.named_modules() if key]
-
-
-def _missing_layer_message(model: nn.Module, layer: str, caller: str, where: str) -> str:
-    names = valid_layer_names(model)
-    close = difflib.get_close_matches(layer, names, n=3, cutoff=0.5)
-    shown = ", ".join(map(repr, names[:30])) + (", ..." if len(names) > 30 else "")
-    msg = f"{caller}: {where} names layer {layer!r}, which is not a module of the model; "
-    msg += f"valid names are {shown}." if names else "the model has no submodules."
-    if close:
-        msg += f" Perhaps you meant {', '.join(map(repr, close))}."
-    return msg
+__all__ = ["capture_activations", "layer_capture", "resolve_layers"]
 
 
 def resolve_layers(
     model: Any, layers: Sequence[str], caller: str, where: str = "layers"
 ) -> dict[str, nn.Module]:
-    """Map each layer name to its module; a clear error listing the valid names when missing."""
+    """Map each layer name to its module (the attribution core's ``resolve_layer``, which names
+    the valid layers and close matches when one is missing)."""
     if not layers:
         return {}
     if not isinstance(model, nn.Module):
@@ -52,7 +37,6 @@ def resolve_layers(
             f"{caller}: {where} needs inner layers ({', '.join(map(repr, layers))}), so the "
             f"model must be a torch.nn.Module; got {type(model).__name__}."
         )
-    modules = dict(model.named_modules())
     found = {}
     for layer in layers:
         if not isinstance(layer, str):
@@ -60,9 +44,7 @@ def resolve_layers(
                 f"{caller}: layer names must be str (as model.named_modules() spells them); "
                 f"got {type(layer).__name__}."
             )
-        if layer == "" or layer not in modules:
-            raise ValueError(_missing_layer_message(model, layer, caller, where))
-        found[layer] = modules[layer]
+        found[layer] = resolve_layer(model, layer, caller, name=f"the layer of {where}")
     return found
 
 

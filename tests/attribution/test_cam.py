@@ -232,7 +232,8 @@ def test_errors():
     x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
     with pytest.raises(
         ValueError,
-        match=r"'features.conv3' is not a module of the model. Close names: .*'features.conv2'",
+        match=r"'features.conv3' is not a module of the model; valid names are .*Perhaps you meant "
+        r".*'features.conv2'",
     ):
         GradCAM(gap, layer="features.conv3")
     with pytest.raises(ValueError, match="is not a module of the model.*'features.relu2'"):
