@@ -76,6 +76,7 @@ from .._validation import (
 )
 from ..errors import NotFittedError
 from ..models import MLP, History, fit
+from ..models._blocks import make_activation
 
 __all__ = [
     "CPNNProbe",
@@ -88,7 +89,6 @@ __all__ = [
 
 #: largest number of spins in a receptive field whose 2^(k*k) patches :meth:`local_map` tabulates
 MAX_TABLE_SPINS = 16
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "softplus": nn.Softplus}
 
 
 def _shape(t: Any) -> str:
@@ -147,7 +147,8 @@ class CorrelationProbingNetwork(nn.Module):
         only give a decision monotone in h).
     n_classes : int
         Number of logits, >= 1.
-    activation : {"relu", "tanh", "elu", "softplus"}
+    activation : str
+        Any name of :mod:`physxai.models` (``"relu"``, ``"tanh"``, ``"elu"``, ``"softplus"``, ...);
         Activation of both networks.
 
     Notes
@@ -181,14 +182,14 @@ class CorrelationProbingNetwork(nn.Module):
         n_local = check_positive_int(n_local, caller, "n_local")
         head_widths = _check_sizes(head_hidden, caller, "head_hidden")
         n_classes = check_positive_int(n_classes, caller, "n_classes")
-        check_choice(activation, tuple(_ACTIVATIONS), caller, "activation")
+        make_activation(activation, caller)  # validates the name (the models' one table)
         self.field_size, self.n_local = k, n_local
         self.pad = nn.CircularPad2d((0, k - 1, 0, k - 1))
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         in_channels, kernel = 1, k
         for i, width in enumerate(widths, start=1):
             layers[f"conv{i}"] = nn.Conv2d(in_channels, width, kernel)
-            layers[f"act{i}"] = _ACTIVATIONS[activation]()
+            layers[f"act{i}"] = make_activation(activation, caller)
             in_channels, kernel = width, 1
         layers["out"] = nn.Conv2d(in_channels, n_local, kernel)
         self.local = nn.Sequential(layers)
@@ -379,7 +380,8 @@ class CPNNProbe:
     head_hidden : tuple of int, default (16,)
         Hidden widths of the prediction network p (a U-shaped decision in h needs at least two
         hidden units).
-    activation : {"relu", "tanh", "elu", "softplus"}, default "relu"
+    activation : str, default "relu"
+        Any name of :mod:`physxai.models` (``"relu"``, ``"tanh"``, ``"elu"``, ``"softplus"``, ...);
         Activation of both networks.
     epochs, batch_size, lr : int, int, float
         Training options of :func:`physxai.models.fit` (Adam).
@@ -440,7 +442,7 @@ class CPNNProbe:
         _check_sizes(local_hidden, caller, "local_hidden")
         check_positive_int(n_local, caller, "n_local")
         _check_sizes(head_hidden, caller, "head_hidden")
-        check_choice(activation, tuple(_ACTIVATIONS), caller, "activation")
+        make_activation(activation, caller)  # validates the name (the models' one table)
         check_positive_int(epochs, caller, "epochs")
         check_positive_int(batch_size, caller, "batch_size")
         check_positive_float(lr, caller, "lr")
