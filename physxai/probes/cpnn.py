@@ -148,8 +148,8 @@ class CorrelationProbingNetwork(nn.Module):
     n_classes : int
         Number of logits, >= 1.
     activation : str
-        Any name of :mod:`physxai.models` (``"relu"``, ``"tanh"``, ``"elu"``, ``"softplus"``, ...);
-        Activation of both networks.
+        Any name of :mod:`physxai.models` (``"relu"``, ``"tanh"``, ``"elu"``, ``"softplus"``, ...):
+        the activation of both networks.
 
     Notes
     -----
@@ -381,8 +381,8 @@ class CPNNProbe:
         Hidden widths of the prediction network p (a U-shaped decision in h needs at least two
         hidden units).
     activation : str, default "relu"
-        Any name of :mod:`physxai.models` (``"relu"``, ``"tanh"``, ``"elu"``, ``"softplus"``, ...);
-        Activation of both networks.
+        Any name of :mod:`physxai.models` (``"relu"``, ``"tanh"``, ``"elu"``, ``"softplus"``, ...):
+        the activation of both networks.
     epochs, batch_size, lr : int, int, float
         Training options of :func:`physxai.models.fit` (Adam).
     l2 : float, default 0.0
