@@ -4,6 +4,7 @@
 
     physxai list                                   experiments and their citations
     physxai run NAME [--preset quick|full] [--set key=value ...] [--out DIR] [--check]
+                     [--threads N]
 
 ``run`` writes ``config.json``, ``env.json``, ``metrics.json``, ``claims.json`` and the
 experiment's figures and arrays to ``results/NAME/<preset>-<timestamp>/`` and prints the
@@ -46,7 +47,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as err:
         print(f"physxai run: error: {err}", file=sys.stderr)
         return 2
-    result = harness.run_experiment(plan.module, args.preset, args.overrides, args.out, args.check)
+    result = harness.run_experiment(
+        plan.module, args.preset, args.overrides, args.out, args.check, threads=args.threads
+    )
     return result.exit_code
 
 

@@ -691,6 +691,7 @@ def run_experiment(
     check: bool = False,
     *,
     stream: TextIO | None = None,
+    threads: int | None = None,
 ) -> RunResult:
     """Run one experiment with a preset and overrides; write its results; print the claims table.
 
@@ -711,6 +712,10 @@ def run_experiment(
         claim fails (``--check`` exits with it).
     stream : text stream, optional
         Where the table is printed; default ``sys.stdout``.
+    threads : int, optional
+        Intra-op threads torch may use during the run (``torch.set_num_threads``), restored
+        afterwards; default torch's own setting. On a shared machine, 1 avoids the
+        oversubscription that makes small models many times slower; ``env.json`` records it.
 
     Returns
     -------
@@ -724,6 +729,10 @@ def run_experiment(
         ``config.json`` and ``env.json`` are already written then.
     """
     plan = prepare_run(experiment, preset, overrides)
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ValueError(f"run_experiment: threads must be a positive int or None; got {threads!r}.")
     stream = sys.stdout if stream is None else stream
     out_dir = _make_out_dir(plan.name, preset, out)
     cfg = plan.config
@@ -737,12 +746,17 @@ def run_experiment(
             "config": _config_dict(cfg),
         },
     )
-    env = _environment(plan.module, cfg)
-    _write_json(out_dir / "env.json", env)
-
-    start = time.perf_counter()
-    with _seeded(seed):
-        metrics = plan.module.run(cfg, out_dir)
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        env = _environment(plan.module, cfg)
+        _write_json(out_dir / "env.json", env)
+        start = time.perf_counter()
+        with _seeded(seed):
+            metrics = plan.module.run(cfg, out_dir)
+    finally:
+        torch.set_num_threads(previous_threads)
     env["wall_seconds"] = round(time.perf_counter() - start, 3)
     _write_json(out_dir / "env.json", env)
 
@@ -761,6 +775,16 @@ def run_experiment(
     else:
         print("(no claims for this preset)", file=stream)
     return result
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -783,6 +807,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--check", action="store_true", help="exit with status 1 if a claim of the preset fails"
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="torch intra-op threads during the run (default: torch's own; 1 on a shared machine)",
     )
 
 
@@ -815,7 +846,9 @@ def main(argv: Sequence[str] | None = None, *, module: types.ModuleType | None =
     except (ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    result = run_experiment(plan.module, args.preset, args.overrides, args.out, args.check)
+    result = run_experiment(
+        plan.module, args.preset, args.overrides, args.out, args.check, threads=args.threads
+    )
     return result.exit_code
 
 

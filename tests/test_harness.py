@@ -497,3 +497,24 @@ class _Null:
 def test_fake_source_is_valid():
     # keep the fixture honest: the fake experiment parses and has its docstring first
     compile(textwrap.dedent(FAKE_EXPERIMENT), "fake", "exec")
+
+
+def test_threads_apply_during_the_run_are_recorded_and_restored(fake, tmp_path):
+    before = torch.get_num_threads()
+    wanted = 1 if before != 1 else 2
+    run_experiment(fake, out=tmp_path / "t", stream=_Null(), threads=wanted)
+    env = json.loads((tmp_path / "t" / "env.json").read_text())
+    assert env["torch_threads"] == wanted
+    assert torch.get_num_threads() == before
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a positive int"):
+            run_experiment(fake, out=tmp_path / "bad", stream=_Null(), threads=bad)
+
+
+def test_threads_option_of_main(fake, tmp_path, capsys):
+    module = harness.prepare_run("fake2024_toy", "quick", []).module
+    assert harness.main(["--out", str(tmp_path / "m"), "--threads", "1"], module=module) == 0
+    assert json.loads((tmp_path / "m" / "env.json").read_text())["torch_threads"] == 1
+    with pytest.raises(SystemExit):
+        harness.main(["--out", str(tmp_path / "n"), "--threads", "0"], module=module)
+    assert "expected a positive integer" in capsys.readouterr().err
