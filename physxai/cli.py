@@ -5,6 +5,7 @@
     physxai list                                   experiments and their citations
     physxai run NAME [--preset quick|full] [--set key=value ...] [--out DIR] [--check]
                      [--threads N]
+    physxai report RESULTS_DIR [-o report.html]   one static page with every run found
 
 ``run`` writes ``config.json``, ``env.json``, ``metrics.json``, ``claims.json`` and the
 experiment's figures and arrays to ``results/NAME/<preset>-<timestamp>/`` and prints the
@@ -21,7 +22,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__, harness
+from . import __version__, harness, report
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -118,6 +119,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "list": (_cmd_list, "list the experiments with their citations"),
     "run": (_cmd_run, "run an experiment and compare its numbers with the paper's"),
     "data": (_cmd_data, "dataset cards: list, build into the cache, inspect a file"),
+    "report": (report.cmd_report, "one static HTML page with every run: claims, figures, config"),
 }
 
 
@@ -137,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
             harness.add_run_arguments(p)
         elif verb == "data":
             _add_data_arguments(p)
+        elif verb == "report":
+            report.add_report_arguments(p)
     return parser
 
 

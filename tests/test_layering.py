@@ -13,7 +13,8 @@ resolved against the module's package, and each import is checked against the la
 | features, influence    | attribution and below                                           |
 | probes, evaluation     | features, influence, attribution, models, data and below        |
 | plot, harness, cli,    | anything in physxai                                             |
-| testing, the package   |                                                                 |
+| report, scale, testing,|                                                                 |
+| the package            |                                                                 |
 
 Third-party packages follow the same table: the base layers use only the standard library,
 torch and numpy; physics adds scipy; data adds h5py and scikit-learn (its tabular sets);
@@ -54,6 +55,8 @@ INTERNAL: dict[str, set[str] | str] = {
     "plot": TOP,
     "harness": TOP,
     "cli": TOP,
+    "report": TOP,
+    "scale": TOP,
     "testing": TOP,
     "__init__": TOP,
     "__main__": TOP,
@@ -76,6 +79,8 @@ EXTERNAL: dict[str, set[str] | str] = {
     "plot": TOP,
     "harness": TOP,
     "cli": TOP,
+    "report": TOP,
+    "scale": TOP,
     "testing": TOP,
     "__init__": TOP,
     "__main__": TOP,
