@@ -6,6 +6,9 @@
     physxai run NAME [--preset quick|full] [--set key=value ...] [--out DIR] [--check]
                      [--threads N]
     physxai report RESULTS_DIR [-o report.html]   one static page with every run found
+    physxai attribute --model SPEC [--weights W.pt] --data D.h5 --method M [--target T]
+                      [--option k=v ...] [--batch-size B] [--device cpu|cuda] --out A.h5
+                      [--resume] [--overwrite]
 
 ``run`` writes ``config.json``, ``env.json``, ``metrics.json``, ``claims.json`` and the
 experiment's figures and arrays to ``results/NAME/<preset>-<timestamp>/`` and prints the
@@ -22,7 +25,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__, harness, report
+from . import __version__, harness, report, scale
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -120,6 +123,10 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "run": (_cmd_run, "run an experiment and compare its numbers with the paper's"),
     "data": (_cmd_data, "dataset cards: list, build into the cache, inspect a file"),
     "report": (report.cmd_report, "one static HTML page with every run: claims, figures, config"),
+    "attribute": (
+        scale.cmd_attribute,
+        "attribute every sample of an HDF5 data set (streamed, resumable, sharded under torchrun)",
+    ),
 }
 
 
@@ -141,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
             _add_data_arguments(p)
         elif verb == "report":
             report.add_report_arguments(p)
+        elif verb == "attribute":
+            scale.add_attribute_arguments(p)
     return parser
 
 
