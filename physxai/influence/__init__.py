@@ -7,7 +7,10 @@ questions are answered by the Hessian ``H`` of the training objective
 
 (the objective of :func:`physxai.models.fit`, L2 term included) at the trained parameters:
 
-- :func:`hessian` builds ``H`` exactly (vectorised forward-over-reverse, chunked over the data);
+- :func:`hessian` builds ``H`` exactly, chunked over the data: for a piecewise-linear
+  ``nn.Sequential`` (Linear/Conv, ReLU/LeakyReLU, max/avg pooling) by a structured path
+  (Gauss-Newton part from per-sample Jacobians plus the cross-layer blocks from forward tangents),
+  for any other model by vectorised forward-over-reverse; both give the same matrix;
   :func:`hessian_vector_product` and :class:`HessianOperator` give ``H v`` without forming it,
   :func:`per_sample_gradients` the gradient of every training point's loss.
 - :func:`lanczos` finds the top/bottom eigenpairs of models too large for the exact Hessian;

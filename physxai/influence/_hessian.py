@@ -10,9 +10,12 @@ all (negative eigenvalues), and is the matrix that influence functions invert. F
 parameters :func:`hessian` builds it exactly with forward-over-reverse differentiation
 (:func:`torch.func.jvp` of :func:`torch.func.grad`), vectorised over the unit tangents with
 :func:`torch.func.vmap` and chunked over the data, instead of the p double-backpropagation passes of
-the classic loop. For larger models :class:`HessianOperator` exposes ``v -> H v`` as a SciPy
-``LinearOperator`` (float64), the input of :func:`physxai.influence.lanczos` and of the iterative
-influence solvers; ``H`` itself is never formed.
+the classic loop; for piecewise-linear ``nn.Sequential`` networks (ReLU, pooling, convolutions) a
+structured path (:mod:`._sequential`) builds the same matrix from per-sample Jacobians and forward
+tangents that start at each parameter's own layer, many times faster. For larger models
+:class:`HessianOperator` exposes ``v -> H v`` as a SciPy ``LinearOperator`` (float64), the input
+of :func:`physxai.influence.lanczos` and of the iterative influence solvers; ``H`` itself is never
+formed.
 
 References
 ----------
@@ -31,8 +34,8 @@ import torch
 from scipy.sparse.linalg import LinearOperator
 from torch import Tensor, nn
 
-from .._validation import check_finite, check_positive_int
-from ._objective import DEFAULT_MAX_BATCH_SIZE, LossSpec, Objective, _shape
+from .._validation import check_choice, check_finite, check_positive_int
+from ._objective import ALGORITHMS, DEFAULT_MAX_BATCH_SIZE, LossSpec, Objective, _shape
 
 __all__ = [
     "DEFAULT_MAX_PARAMETERS",
@@ -68,6 +71,7 @@ def hessian(
     l2: float = 0.0,
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
     max_parameters: int = DEFAULT_MAX_PARAMETERS,
+    algorithm: str = "auto",
 ) -> Tensor:
     """The exact Hessian of the mean training loss plus its L2 term, w.r.t. all parameters.
 
@@ -96,6 +100,17 @@ def hessian(
         depend on it beyond rounding.
     max_parameters : int, default 10000
         Refuse larger models (the matrix has ``n_parameters ** 2`` entries).
+    algorithm : {"auto", "generic", "sequential"}, default "auto"
+        How to build it; all give the same matrix up to rounding. ``"sequential"`` uses the
+        structure of a piecewise-linear network: an ``nn.Sequential`` (nested ones flattened) of
+        ``Linear``, ``Conv1d/2d/3d`` (``groups=1``, any stride, dilation and padding),
+        ``ReLU``, ``LeakyReLU``, ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``,
+        ``AdaptiveAvgPool1d/2d/3d``, ``Flatten()``, ``Dropout`` (eval mode) and ``Identity``,
+        with a named loss. Its Gauss-Newton part comes from per-sample Jacobians and the rest
+        from one forward tangent per (sample, parameter) starting at the parameter's own layer
+        (many times faster: the 740-parameter CNN of Dawid et al. on 1000 points in seconds).
+        ``"generic"`` works for any model (forward-over-reverse, vectorised over unit tangents).
+        ``"auto"`` takes the structured path when the model qualifies, else the generic one.
 
     Returns
     -------
@@ -108,8 +123,10 @@ def hessian(
         If ``model`` is not an ``nn.Module`` or ``loss_fn`` is neither a name nor callable.
     ValueError
         For inputs and targets of different lengths, non-finite data, a wrong dtype, no
-        trainable parameters, a model in training mode with dropout or batch norm, or more
-        than ``max_parameters`` parameters (the message points to :func:`lanczos`).
+        trainable parameters, a model in training mode with dropout or batch norm, more
+        than ``max_parameters`` parameters (the message points to :func:`lanczos`), an unknown
+        ``algorithm``, or ``algorithm="sequential"`` for a model that does not qualify (the
+        message names the first offending layer).
 
     References
     ----------
@@ -124,11 +141,12 @@ def hessian(
     torch.Size([4, 4])
     """
     caller = "hessian"
+    check_choice(algorithm, ALGORITHMS, caller, "algorithm")
     obj = Objective(
         model, loss_fn, inputs, targets, l2=l2, max_batch_size=max_batch_size, caller=caller
     )
     check_max_parameters(obj, max_parameters, caller)
-    return obj.hessian()
+    return obj.hessian(algorithm=algorithm)
 
 
 def _check_vectors(vectors: Any, obj: Objective, caller: str) -> Tensor:

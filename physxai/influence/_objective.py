@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp, vmap
 
 from .._validation import (
+    check_choice,
     check_finite,
     check_inputs,
     check_positive_float,
@@ -37,6 +38,7 @@ from .._validation import (
 )
 
 __all__ = [
+    "ALGORITHMS",
     "DEFAULT_MAX_BATCH_SIZE",
     "LOSSES",
     "LossSpec",
@@ -47,6 +49,8 @@ __all__ = [
 #: a loss name or a callable ``(outputs (m, ...), targets (m, ...)) -> per-sample losses (m,)``
 LossSpec = str | Callable[[Tensor, Tensor], Tensor]
 LOSSES = ("cross_entropy", "bce", "mse")
+#: ways to build the exact Hessian (see Objective.hessian)
+ALGORITHMS = ("auto", "generic", "sequential")
 
 #: Rows per vectorised pass, one row being one (sample, vector) pair: an exact Hessian of p
 #: parameters on a chunk of m samples costs p * m rows. 2048 rows of the 740-parameter Hubbard
@@ -482,8 +486,34 @@ class Objective:
 
         return vmap(forward_over_reverse)(tangents).detach()
 
-    def hessian(self, theta: Tensor | None = None) -> Tensor:
+    def hessian(self, theta: Tensor | None = None, algorithm: str = "auto") -> Tensor:
         """The exact ``(p, p)`` Hessian of J at ``theta`` (default ``self.theta``), with ``2 l2 I``.
+
+        ``algorithm="auto"`` takes the structured path of :mod:`._sequential` when the model is a
+        piecewise-linear ``nn.Sequential`` with a named loss, else the generic path below;
+        ``"sequential"`` insists on the former (ValueError naming the offending layer),
+        ``"generic"`` on the latter. Both give the same matrix up to rounding.
+        """
+        check_choice(algorithm, ALGORITHMS, self.caller, "algorithm")
+        theta = self.theta if theta is None else theta
+        if algorithm != "generic":
+            # imported here: _sequential builds on this module
+            from ._sequential import plan_sequential, sequential_hessian
+
+            plan = plan_sequential(self)
+            if not isinstance(plan, str):
+                return sequential_hessian(self, theta, plan)
+            if algorithm == "sequential":
+                raise ValueError(
+                    f"{self.caller}: algorithm='sequential' needs an nn.Sequential of Linear, "
+                    "Conv, ReLU/LeakyReLU, pooling, Flatten and Dropout layers with loss_fn "
+                    f"'cross_entropy', 'bce' or 'mse'; {plan}. Use algorithm='auto' (which falls "
+                    "back to the generic path) or 'generic'."
+                )
+        return self._generic_hessian(theta)
+
+    def _generic_hessian(self, theta: Tensor) -> Tensor:
+        """The exact Hessian by the generic path, for any model.
 
         Block-triangular forward-over-reverse: for the unit tangents of one parameter tensor
         ``a`` only the gradient with respect to ``a`` and the tensors registered after it is
@@ -493,7 +523,6 @@ class Objective:
         p full HVPs to about half of that or less; any order gives the same, exact matrix.
         """
         p = self.n_parameters
-        theta = self.theta if theta is None else theta
         x, y, n = self.inputs, self.targets, self.n_samples
         h = torch.zeros(p, p, dtype=self.dtype, device=self.device)
         offsets = [0]
