@@ -511,6 +511,108 @@ def _pairs_key(params: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# lattice snapshots (Miles et al. 2021)
+
+
+def _snapshots(params: dict[str, Any], seed: int) -> GeneratorOutput:
+    """Two classes of one-hot (up, down, hole) snapshots; targets 0 and 1, grouped by class."""
+    from ..physics import snapshots
+
+    rng = np.random.default_rng(seed)
+    n, size, n_holes = params["n_samples"], params["lattice_size"], params["n_holes"]
+    radius = float(params["crop_radius"]) or None
+    extra: dict[str, Any] = {}
+    if params["kind"] == "afm_vs_random":
+        positive = snapshots.afm_snapshots(
+            n, size, params["temperature"], n_holes=n_holes, seed=rng
+        )
+        negative = snapshots.random_like(positive, seed=rng)
+        target_names = ["random", "antiferromagnet"]
+        extra["temperature"] = float(params["temperature"])
+    else:
+        negative = snapshots.pi_flux(n, size, n_holes, seed=rng, **dict(params["pi_flux"]))
+        target = float(np.nanmean(snapshots.nn_spin_correlator(negative)))
+        parents = None
+        if params["parent"] == "pi_flux":
+            n_parents = params["n_parents"] or max(1, n // 2)
+            parents = snapshots.pi_flux(
+                n_parents,
+                size,
+                0,
+                seed=rng,
+                **{**dict(params["pi_flux"]), **dict(params["parents"])},
+            )
+        strings = {
+            "lattice_size": size,
+            "n_holes": n_holes,
+            "parents": parents,
+            "hole_patterns": negative if params["match_holes"] else None,
+        }
+        length, flip = params["string_length"], params["flip_probability"]
+        tune_seed = int(rng.integers(2**31))
+        if params["match"] == "string_length":
+            length = snapshots.tune_string_length(
+                target, flip_probability=flip, n_samples=params["n_tune"], seed=tune_seed, **strings
+            )
+        elif params["match"] == "flip_probability":
+            flip = snapshots.tune_flip_probability(
+                target, string_length=length, n_samples=params["n_tune"], seed=tune_seed, **strings
+            )
+        positive = snapshots.geometric_strings(
+            n, flip_probability=flip, string_length=length, seed=rng, **strings
+        )
+        target_names = ["pi_flux", "geometric_strings"]
+        extra.update(
+            string_length=float(length),
+            flip_probability=float(flip),
+            nn_spin_correlator_pi_flux=target,
+            nn_spin_correlator_strings=float(np.nanmean(snapshots.nn_spin_correlator(positive))),
+        )
+    inputs = np.concatenate([negative, positive])
+    if radius is not None:
+        inputs = snapshots.circular_crop(inputs, radius)
+    mask = snapshots.circular_mask(size, radius) if radius is not None else None
+    rho = snapshots.densities(inputs, mask)
+    observables = {
+        "up_density": rho[:, 0],
+        "down_density": rho[:, 1],
+        "hole_density": rho[:, 2],
+        "nn_spin_correlator": snapshots.nn_spin_correlator(inputs, mask),
+    }
+    extra.update(
+        dims="sample,channel,y,x",
+        units="one-hot occupation (0 or 1)",
+        channel_names=list(snapshots.CHANNELS),
+        target_names=target_names,
+        crop_radius=float(radius or 0.0),
+    )
+    targets = np.repeat(np.array([0, 1], dtype=np.int64), n)
+    return inputs.astype(np.int8), targets, {}, observables, extra
+
+
+def _snapshots_check(params: dict[str, Any], where: str) -> None:
+    _check_ints(params, where, "lattice_size", "n_samples", "n_tune")
+    _check_choice(params, where, "kind", ("afm_vs_random", "pi_flux_vs_strings"))
+    _check_choice(params, where, "parent", ("pi_flux", "neel"))
+    _check_choice(params, where, "match", ("string_length", "flip_probability", "none"))
+    _check_choice(params, where, "match_holes", (True, False))
+    for key in ("n_holes", "n_parents"):
+        value = params[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{where}: [parameters] {key} must be an int >= 0; got {value!r}.")
+    _check_real(params, where, "temperature", 1e-9, math.inf)
+    _check_real(params, where, "crop_radius", 0.0, math.inf)
+    _check_real(params, where, "string_length", 0.0, math.inf)
+    _check_real(params, where, "flip_probability", 0.0, 0.5)
+    _check_table(params, where, "pi_flux")
+    _check_table(params, where, "parents")
+
+
+def _snapshots_key(params: dict[str, Any]) -> str:
+    return f"L{params['lattice_size']}_h{params['n_holes']}_n{params['n_samples']}"
+
+
+# --------------------------------------------------------------------------------------------
 # registry
 
 for _g in (
@@ -569,6 +671,32 @@ for _g in (
         defaults={"negative_fraction": 0.5, "sampler": {}},
         filename_key=_pairs_key,
         check=_pairs_check,
+    ),
+    Generator(
+        name="snapshots",
+        function=_snapshots,
+        version="1",
+        description=(
+            "one-hot (up, down, hole) lattice snapshots, two classes: Ising antiferromagnet vs "
+            "random, or pi-flux vs geometric strings (physics.snapshots)"
+        ),
+        required=("kind", "lattice_size", "n_samples"),
+        defaults={
+            "n_holes": 0,
+            "temperature": 2.0,
+            "crop_radius": 0.0,
+            "pi_flux": {},
+            "parent": "pi_flux",
+            "n_parents": 0,
+            "parents": {"n_between": 12},
+            "match": "string_length",
+            "match_holes": True,
+            "string_length": 1.0,
+            "flip_probability": 0.0,
+            "n_tune": 2000,
+        },
+        filename_key=_snapshots_key,
+        check=_snapshots_check,
     ),
     Generator(
         name="sklearn_digits",

@@ -421,6 +421,8 @@ EXPECTED = {  # card -> number of samples its parameters describe
     "dawid2020_test": 45,
     "dawid2020_quick_train": 400,
     "dawid2020_quick_test": 45,
+    "miles2021_quick": 2 * 2000,
+    "miles2021_full": 2 * 5000,
 }
 
 
@@ -430,6 +432,8 @@ def _n_samples(card):
         return len(p["temperatures"]) * p["n_samples"]
     if card.generator == "hubbard":
         return len(p["v1"])
+    if card.generator == "snapshots":
+        return 2 * p["n_samples"]  # per class
     return p["n_pairs"]
 
 
@@ -619,6 +623,62 @@ def test_a_tiny_ising_card_builds_reproducibly(env, tmp_path, monkeypatch):
     again = load(name)
     assert again.inputs.tobytes() == d.inputs.tobytes()
     assert again.observables["energy"].tobytes() == d.observables["energy"].tobytes()
+
+
+def test_tiny_snapshot_cards_build_both_kinds(env):
+    from physxai.physics import snapshots
+
+    name = _tiny_card(
+        env,
+        "afm",
+        "snapshots",
+        {"kind": '"afm_vs_random"', "lattice_size": 4, "n_samples": 6, "n_holes": 2},
+    )
+    d = load(name)
+    assert d.inputs.shape == (12, 3, 4, 4) and d.inputs.dtype == np.int8
+    assert d.dims == ("sample", "channel", "y", "x") and d.attrs["channel_names"] == [
+        "up",
+        "down",
+        "hole",
+    ]
+    np.testing.assert_array_equal(d.targets, [0] * 6 + [1] * 6)
+    assert d.attrs["target_names"] == ["random", "antiferromagnet"]
+    # the random class shuffles the sites of the antiferromagnet: the same densities
+    np.testing.assert_array_equal(d.inputs[:6].sum(axis=(2, 3)), d.inputs[6:].sum(axis=(2, 3)))
+    np.testing.assert_allclose(d.observables["hole_density"], 2 / 16)
+    np.testing.assert_allclose(
+        d.observables["nn_spin_correlator"], snapshots.nn_spin_correlator(d.inputs)
+    )
+    name = _tiny_card(
+        env,
+        "pf",
+        "snapshots",
+        {
+            "kind": '"pi_flux_vs_strings"',
+            "lattice_size": 4,
+            "n_samples": 8,
+            "n_holes": 2,
+            "pi_flux": "{n_chains = 4, n_thermalize = 5, n_between = 1}",
+            "n_tune": 40,
+            "crop_radius": 1.5,
+        },
+    )
+    d = load(name)
+    assert d.inputs.shape == (16, 3, 4, 4) and d.attrs["target_names"] == [
+        "pi_flux",
+        "geometric_strings",
+    ]
+    mask = snapshots.circular_mask(4, 1.5)
+    assert d.inputs[:, :, ~mask].sum() == 0 and (d.inputs[:, :, mask].sum(axis=1) == 1).all()
+    assert 0.0 <= d.attrs["string_length"] <= 5.0 and d.attrs["crop_radius"] == 1.5
+    np.testing.assert_allclose(
+        d.observables["nn_spin_correlator"], snapshots.nn_spin_correlator(d.inputs, mask)
+    )
+    bad = _tiny_card(
+        env, "bad_kind", "snapshots", {"kind": '"x"', "lattice_size": 4, "n_samples": 2}
+    )
+    with pytest.raises(ValueError, match="kind must be one of"):
+        load(bad)
 
 
 def test_the_cache_file_has_the_schema_and_provenance(env):
