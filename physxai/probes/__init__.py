@@ -3,6 +3,10 @@
 - :mod:`~physxai.probes.bottleneck`: autoencoders and variational autoencoders (dense or
   periodic-convolutional, Bernoulli likelihood for +-1 spins or Gaussian) whose latent is read as
   an order parameter and whose reconstruction loss flags a transition (Wetzel 2017).
+- :mod:`~physxai.probes.ccnn`: correlator convolutional networks: positive filters whose
+  correlators of every order (spatially summed, D4-averaged) feed a linear head, and the L1
+  regularisation path over the frozen correlators that names the decisive one (Miles et al.
+  2021); the one- and two-point control (:func:`low_order_correlators`).
 - :mod:`~physxai.probes.compare`: compare anything a model learned (a latent, a neuron, an output)
   with known quantities: correlations with confidence intervals, R^2 of polynomial fits, mutual
   information, partial correlations, a printed table; transition estimators (steepest change of a
@@ -24,6 +28,17 @@ The table builder :func:`physxai.probes.compare.compare` is not re-exported here
 """
 
 from .bottleneck import ARCHITECTURES, LIKELIHOODS, Autoencoder, VariationalAutoencoder
+from .ccnn import (
+    CCNNProbe,
+    CorrelatorCNN,
+    CorrelatorLabel,
+    RegularizationPath,
+    channel_weights,
+    checkerboard_score,
+    low_order_correlators,
+    neel_contrast,
+    regularization_path,
+)
 from .compare import (
     ClusterCount,
     ComparisonRow,
@@ -68,31 +83,40 @@ __all__ = [
     "ORBIT_VARIABLES",
     "RELATIVITY_VARIABLES",
     "Autoencoder",
+    "CCNNProbe",
     "CPNNProbe",
     "ClusterCount",
     "ComparisonRow",
     "ComparisonTable",
     "Correlation",
     "CorrelationProbingNetwork",
+    "CorrelatorCNN",
+    "CorrelatorLabel",
     "DecisionCurve",
     "FieldSizeScan",
     "InvariantReport",
     "LocalMap",
+    "RegularizationPath",
     "SiameseEncoder",
     "SiameseNetwork",
     "Standardize",
     "Transition",
     "VariationalAutoencoder",
+    "channel_weights",
+    "checkerboard_score",
     "count_clusters",
     "crossing",
     "discover_invariant",
+    "low_order_correlators",
     "make_pairs",
     "make_triplets",
     "monomial_names",
     "mutual_information",
+    "neel_contrast",
     "partial_correlation",
     "pearson",
     "r_squared",
+    "regularization_path",
     "scan_field_sizes",
     "spearman",
     "steepest_change",
