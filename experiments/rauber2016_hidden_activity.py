@@ -70,6 +70,7 @@ import torch
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from scipy.stats import spearmanr
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
 from physxai.data import load
@@ -173,17 +174,6 @@ def group_mean_prediction(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
             )
         predicted[sel] = (values[sel].sum() - values[sel]) / (n - 1)
     return predicted
-
-
-def r_squared(values: np.ndarray, predicted: np.ndarray) -> float:
-    """``1 - sum (v - v_hat)^2 / sum (v - mean v)^2``.
-
-    Examples
-    --------
-    >>> r_squared(np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 1.0]))
-    0.5
-    """
-    return float(1.0 - ((values - predicted) ** 2).sum() / ((values - values.mean()) ** 2).sum())
 
 
 def _embed_layer(model, inputs, layer: str, cfg: Config, method: str = "tsne") -> np.ndarray:
@@ -310,7 +300,7 @@ def ising_part(cfg: Config, dev: torch.device):
         # the criterion: temperature read off the map's neighbourhoods (Z2-blind, axis-free)
         key = "ising_temperature_r2" if stage == "trained" else "ising_untrained_temperature_r2"
         predicted[stage] = knn_regression(maps[stage], temps, cfg.n_neighbors)
-        metrics[key] = r_squared(temps, predicted[stage])
+        metrics[key] = float(r2_score(temps, predicted[stage]))
         # diagnostics without a criterion: the old, ill-posed signed PC1 (the Z2 symmetry makes
         # it non-monotone in T) and the distance of PC1 from its median, blind to the sign of M
         rho = abs(float(spearmanr(pcs[stage], temps).statistic))
@@ -324,7 +314,7 @@ def ising_part(cfg: Config, dev: torch.device):
         metrics["ising_phase_knn_accuracy"] - metrics["ising_untrained_phase_knn_accuracy"]
     )
     predicted["phase only"] = group_mean_prediction(temps, ordered)
-    metrics["ising_phase_only_temperature_r2"] = r_squared(temps, predicted["phase only"])
+    metrics["ising_phase_only_temperature_r2"] = float(r2_score(temps, predicted["phase only"]))
     metrics["ising_temperature_r2_over_phase"] = (
         metrics["ising_temperature_r2"] - metrics["ising_phase_only_temperature_r2"]
     )
