@@ -8,6 +8,8 @@ into messages; shapes, dtypes and devices are. Private helpers assume their inpu
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from typing import Any, Callable, Protocol, Sequence
 
@@ -28,6 +30,7 @@ __all__ = [
     "check_generator",
     "warn_if_training",
     "model_device",
+    "progress_bar",
 ]
 
 
@@ -291,3 +294,23 @@ def check_generator(generator: Any, inputs: Tensor, caller: str) -> torch.Genera
             f"{generator.device}. Create it with torch.Generator(device=inputs.device)."
         )
     return generator
+
+
+def progress_bar(
+    total: int, *, enabled: bool | None, desc: str, unit: str = "it", initial: int = 0
+) -> Any:
+    """A tqdm bar on stderr for long work, or ``None`` when it should stay quiet.
+
+    The one policy of the package (ARCHITECTURE.md, "Experiments"): ``enabled=None`` shows the
+    bar only on a terminal and never under CI (``$CI`` set), so pipes and logs stay clean;
+    ``True``/``False`` force it. Callers update the bar when it is not ``None`` and close it.
+    """
+    if enabled is None:
+        enabled = sys.stderr.isatty() and not os.environ.get("CI")
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr, leave=False
+    )

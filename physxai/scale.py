@@ -71,7 +71,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_positive_int, model_device
+from ._validation import check_positive_int, model_device, progress_bar
 from .attribution import METHODS, Attribution, _split_options
 from .data import schema
 from .data._io import PHYSXAI_VERSION, stale_temp_files, temp_name
@@ -907,18 +907,6 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _progress_bar(run: _Run, total: int, initial: int) -> Any:
-    show = run.progress
-    if show is None:
-        show = sys.stderr.isatty() and not os.environ.get("CI")
-    if not show or run.rank != 0:
-        return None
-    from tqdm.auto import tqdm
-
-    desc = run.method if run.world == 1 else f"{run.method} (rank 0 of {run.world})"
-    return tqdm(total=total, initial=initial, desc=desc, unit="sample", file=sys.stderr, leave=False)
-
-
 def _chunk_generator(seed: int, chunk: int, device: torch.device) -> torch.Generator:
     """An independent generator for chunk ``chunk`` of a run seeded with ``seed``."""
     state = np.random.SeedSequence([seed, chunk]).generate_state(2, dtype=np.uint32)
@@ -931,7 +919,12 @@ def _run_shard(run: _Run) -> None:
     done = _open_partial(run)
     start, stop = run.rows
     name = f"{schema.ATTRIBUTIONS}/{run.method}"
-    bar = _progress_bar(run, stop - start, done)
+    desc = run.method if run.world == 1 else f"{run.method} (rank 0 of {run.world})"
+    bar = (
+        progress_bar(stop - start, enabled=run.progress, desc=desc, unit="sample", initial=done)
+        if run.rank == 0
+        else None
+    )
     try:
         with h5py.File(run.data.path, "r", rdcc_nbytes=_READ_CACHE_BYTES) as fin, h5py.File(
             run.partial, "r+"

@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # Python 3.10: the same parser, published as tomli
     import tomli as tomllib
 
+from .._validation import progress_bar
 from ._generators import GENERATORS, Generator, expand, resolve_parameters
 from ._io import atomic_path, read, stale_temp_files, write
 from .schema import Dataset
@@ -320,16 +320,6 @@ def _join(parts: list[tuple], card: Card) -> tuple:
     )
 
 
-def _progress_bar(total: int, desc: str, enabled: bool | None) -> Any:
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled or total <= 1:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="chunk", leave=False)
-
-
 def build(
     name: str | os.PathLike | Card,
     *,
@@ -384,7 +374,11 @@ def build(
     done = sum(p.is_file() for p in part_paths)
     resume = f", resuming with {done} done" if done else ""
     say(f"{card.name}: generator {card.generator}, {len(chunks)} chunk(s){resume} -> {target}")
-    bar = _progress_bar(len(chunks), card.name, progress)
+    bar = (
+        progress_bar(len(chunks), enabled=progress, desc=card.name, unit="chunk")
+        if len(chunks) > 1
+        else None
+    )
     outputs = []
     try:
         for i, (chunk, part_path) in enumerate(zip(chunks, part_paths)):

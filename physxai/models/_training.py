@@ -20,8 +20,6 @@ the model under a fixed seed to reproduce a run end to end.
 from __future__ import annotations
 
 import math
-import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +29,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from .._validation import check_choice, check_positive_float, check_positive_int, model_device
+from .._validation import (
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    model_device,
+    progress_bar,
+)
 
 __all__ = ["History", "fit"]
 
@@ -228,7 +232,7 @@ def fit(
     history = History(metric=metric_name)
     shuffler = torch.Generator().manual_seed(seed)
     best_loss, best_state, waited = math.inf, None, 0
-    bar = _progress_bar(epochs, progress)
+    bar = progress_bar(epochs, enabled=progress, desc="fit", unit="epoch")
     cuda = [dev] if dev.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=cuda):
@@ -396,15 +400,6 @@ def _training_device(model: nn.Module, device: Any) -> torch.device:
             f"model: call model.to({str(want)!r}) first."
         )
     return dev
-
-
-def _progress_bar(total: int, progress: bool | None) -> Any:
-    show = progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="fit", unit="epoch", file=sys.stderr, leave=False)
 
 
 def _align(out: Tensor, y: Tensor, loss: str) -> Tensor:
