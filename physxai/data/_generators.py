@@ -533,8 +533,8 @@ def _snapshots(params: dict[str, Any], seed: int) -> GeneratorOutput:
         negative = snapshots.pi_flux(n, size, n_holes, seed=rng, **dict(params["pi_flux"]))
         target = float(np.nanmean(snapshots.nn_spin_correlator(negative)))
         parents = None
+        n_parents = params["n_parents"] or max(1, n // 2)
         if params["parent"] == "pi_flux":
-            n_parents = params["n_parents"] or max(1, n // 2)
             parents = snapshots.pi_flux(
                 n_parents,
                 size,
@@ -550,6 +550,31 @@ def _snapshots(params: dict[str, Any], seed: int) -> GeneratorOutput:
         }
         length, flip = params["string_length"], params["flip_probability"]
         tune_seed = int(rng.integers(2**31))
+        if params["parent"] == "shell_ising":
+            couplings = np.asarray(params["shell_couplings"], dtype=np.float64)
+            if params["match"] == "two_point":
+                goal = snapshots.shell_correlators(negative, params["n_shells"]).mean(axis=0)
+                fit = snapshots.tune_shell_couplings(
+                    goal,
+                    lattice_size=size,
+                    n_holes=n_holes,
+                    string_length=length,
+                    flip_probability=flip,
+                    hole_patterns=strings["hole_patterns"],
+                    n_samples=params["n_tune"],
+                    seed=tune_seed,
+                    **dict(params["tune"]),
+                )
+                couplings = fit.couplings
+                extra.update(
+                    shell_target=fit.target.tolist(),
+                    shell_tuned=fit.achieved.tolist(),
+                    shell_tuned_standard_error=fit.standard_error.tolist(),
+                )
+            strings["parents"] = snapshots.shell_ising(
+                n_parents, size, couplings, seed=rng, **dict(params["parents"])
+            )
+            extra["shell_couplings"] = [float(c) for c in couplings]
         if params["match"] == "string_length":
             length = snapshots.tune_string_length(
                 target, flip_probability=flip, n_samples=params["n_tune"], seed=tune_seed, **strings
@@ -560,6 +585,15 @@ def _snapshots(params: dict[str, Any], seed: int) -> GeneratorOutput:
             )
         positive = snapshots.geometric_strings(
             n, flip_probability=flip, string_length=length, seed=rng, **strings
+        )
+        shells = params["n_shells"]
+        extra.update(
+            shell_correlators_pi_flux=snapshots.shell_correlators(negative, shells)
+            .mean(axis=0)
+            .tolist(),
+            shell_correlators_strings=snapshots.shell_correlators(positive, shells)
+            .mean(axis=0)
+            .tolist(),
         )
         target_names = ["pi_flux", "geometric_strings"]
         extra.update(
@@ -593,8 +627,35 @@ def _snapshots(params: dict[str, Any], seed: int) -> GeneratorOutput:
 def _snapshots_check(params: dict[str, Any], where: str) -> None:
     _check_ints(params, where, "lattice_size", "n_samples", "n_tune")
     _check_choice(params, where, "kind", ("afm_vs_random", "pi_flux_vs_strings"))
-    _check_choice(params, where, "parent", ("pi_flux", "neel"))
-    _check_choice(params, where, "match", ("string_length", "flip_probability", "none"))
+    _check_choice(params, where, "parent", ("pi_flux", "neel", "shell_ising"))
+    _check_choice(
+        params, where, "match", ("string_length", "flip_probability", "two_point", "none")
+    )
+    if (
+        params["kind"] == "pi_flux_vs_strings"
+        and params["parent"] == "shell_ising"
+        and params["match"] != "two_point"
+        and not params["shell_couplings"]
+    ):
+        raise ValueError(
+            f"{where}: [parameters] parent = 'shell_ising' needs shell_couplings (one per "
+            "neighbour shell) or match = 'two_point' to tune them; got neither."
+        )
+    if params["match"] == "two_point" and params["parent"] != "shell_ising":
+        raise ValueError(
+            f"{where}: [parameters] match = 'two_point' tunes the couplings of shell_ising "
+            f"parents; got parent = {params['parent']!r}."
+        )
+    _check_ints(params, where, "n_shells")
+    couplings = params["shell_couplings"]
+    if not isinstance(couplings, list) or not all(
+        isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+        for c in couplings
+    ):
+        raise ValueError(
+            f"{where}: [parameters] shell_couplings must be a list of finite numbers; "
+            f"got {couplings!r}."
+        )
     _check_choice(params, where, "match_holes", (True, False))
     for key in ("n_holes", "n_parents"):
         value = params[key]
@@ -606,6 +667,7 @@ def _snapshots_check(params: dict[str, Any], where: str) -> None:
     _check_real(params, where, "flip_probability", 0.0, 0.5)
     _check_table(params, where, "pi_flux")
     _check_table(params, where, "parents")
+    _check_table(params, where, "tune")
 
 
 def _snapshots_key(params: dict[str, Any]) -> str:
@@ -675,7 +737,7 @@ for _g in (
     Generator(
         name="snapshots",
         function=_snapshots,
-        version="1",
+        version="2",  # 2: shell-Ising parents, shell correlator attrs
         description=(
             "one-hot (up, down, hole) lattice snapshots, two classes: Ising antiferromagnet vs "
             "random, or pi-flux vs geometric strings (physics.snapshots)"
@@ -694,6 +756,9 @@ for _g in (
             "string_length": 1.0,
             "flip_probability": 0.0,
             "n_tune": 2000,
+            "n_shells": 5,
+            "shell_couplings": [],
+            "tune": {},
         },
         filename_key=_snapshots_key,
         check=_snapshots_check,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import types
+import warnings
 from pathlib import Path
 from typing import ClassVar
 
@@ -679,6 +680,53 @@ def test_tiny_snapshot_cards_build_both_kinds(env):
     )
     with pytest.raises(ValueError, match="kind must be one of"):
         load(bad)
+
+
+def test_a_tiny_card_tunes_shell_ising_parents_to_the_pi_flux_correlators(env):
+    base = {
+        "kind": '"pi_flux_vs_strings"',
+        "lattice_size": 6,
+        "n_samples": 40,
+        "n_holes": 3,
+        "pi_flux": "{n_chains = 8, n_thermalize = 5, n_between = 1}",
+        "parents": "{n_thermalize = 20, n_between = 2}",
+        "n_tune": 200,
+        "tune": "{n_iterations = 6, n_thermalize = 20}",
+    }
+    name = _tiny_card(
+        env, "shells", "snapshots", {**base, "parent": '"shell_ising"', "match": '"two_point"'}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 6 iterations need not converge
+        d = load(name)
+    assert d.inputs.shape == (80, 3, 6, 6) and (d.inputs.sum(axis=1) == 1).all()
+    assert len(d.attrs["shell_couplings"]) == 5 and d.attrs["string_length"] == 1.0
+    # the recorded statistics are those of the stored snapshots
+    from physxai.physics import snapshots
+
+    for label, key in ((0, "shell_correlators_pi_flux"), (1, "shell_correlators_strings")):
+        x = d.inputs[np.asarray(d.targets) == label]
+        np.testing.assert_allclose(
+            d.attrs[key], snapshots.shell_correlators(x, 5).mean(axis=0), rtol=1e-12
+        )
+    np.testing.assert_allclose(d.attrs["shell_target"], d.attrs["shell_correlators_pi_flux"])
+    # fixed couplings with the nn-correlator match instead
+    fixed = _tiny_card(
+        env,
+        "fixed",
+        "snapshots",
+        {**base, "parent": '"shell_ising"', "shell_couplings": "[0.4, 0.1]", "match": '"none"'},
+    )
+    assert load(fixed).attrs["shell_couplings"] == [0.4, 0.1]
+    for extra, match in (
+        ({"parent": '"shell_ising"', "match": '"string_length"'}, "needs shell_couplings"),
+        ({"parent": '"pi_flux"', "match": '"two_point"'}, "tunes the couplings of shell_ising"),
+        ({"parent": '"shell_ising"', "shell_couplings": '["a"]'}, "list of finite numbers"),
+        ({"n_shells": 0}, "n_shells must be an int >= 1"),
+    ):
+        bad = _tiny_card(env, "bad_shells", "snapshots", {**base, **extra})
+        with pytest.raises(ValueError, match=match):
+            load(bad)
 
 
 def test_the_cache_file_has_the_schema_and_provenance(env):
