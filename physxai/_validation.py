@@ -13,6 +13,7 @@ import sys
 import warnings
 from typing import Any, Callable, Protocol, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -22,6 +23,7 @@ __all__ = [
     "check_finite",
     "check_target",
     "check_baseline",
+    "check_binary_labels",
     "check_model",
     "check_same_device",
     "check_positive_int",
@@ -294,6 +296,36 @@ def check_generator(generator: Any, inputs: Tensor, caller: str) -> torch.Genera
             f"{generator.device}. Create it with torch.Generator(device=inputs.device)."
         )
     return generator
+
+
+def check_binary_labels(y: Any, n: int, caller: str) -> Tensor:
+    """Class labels 0/1 for n samples, both classes present, as a long tensor (numpy accepted)."""
+    if isinstance(y, np.ndarray):
+        if y.dtype.kind not in "iu":
+            raise ValueError(
+                f"{caller}: y must hold integer class labels 0/1; got numpy dtype {y.dtype}."
+            )
+        y = torch.as_tensor(y)
+    if not isinstance(y, Tensor):
+        raise TypeError(
+            f"{caller}: y must be a torch.Tensor or numpy array; got {type(y).__name__}."
+        )
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise ValueError(
+            f"{caller}: y must hold integer class labels 0/1; got dtype {y.dtype}. Try y.long()."
+        )
+    if y.shape != (n,):
+        raise ValueError(
+            f"{caller}: y must have shape ({n},), one label per configuration; got shape "
+            f"{_shape(y)}."
+        )
+    if bool(((y != 0) & (y != 1)).any()):
+        raise ValueError(f"{caller}: y must hold the class labels 0 and 1 only; got others.")
+    if int(y.sum()) in (0, n):
+        raise ValueError(
+            f"{caller}: y must contain both classes 0 and 1; got only class {int(y[0])}."
+        )
+    return y.long()
 
 
 def progress_bar(

@@ -97,10 +97,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_inputs, check_positive_float, check_positive_int
+from .._validation import (
+    _shape,
+    check_binary_labels,
+    check_inputs,
+    check_positive_float,
+    check_positive_int,
+)
 from ..errors import NotFittedError
 from ..models import History, fit
-from .cpnn import _check_labels, _shape
 
 __all__ = [
     "CHANNEL_NAMES",
@@ -1242,7 +1247,7 @@ class CCNNProbe:
                     f"{caller}: x must be on device {want} (the probe's device); got {x.device}. "
                     f"Move it with x.to({str(want)!r})."
                 )
-        y = _check_labels(y, x.shape[0], caller)
+        y = check_binary_labels(y, x.shape[0], caller)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # initial filters from the probe's seed only
             model = CorrelatorCNN(

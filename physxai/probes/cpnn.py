@@ -69,6 +69,8 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import (
+    _shape,
+    check_binary_labels,
     check_choice,
     check_inputs,
     check_positive_float,
@@ -89,11 +91,6 @@ __all__ = [
 
 #: largest number of spins in a receptive field whose 2^(k*k) patches :meth:`local_map` tabulates
 MAX_TABLE_SPINS = 16
-
-
-def _shape(t: Any) -> str:
-    dims = tuple(int(s) for s in t.shape)
-    return "(" + ", ".join(map(str, dims)) + (",)" if len(dims) == 1 else ")")
 
 
 def _check_sizes(value: Any, caller: str, name: str) -> tuple[int, ...]:
@@ -303,35 +300,6 @@ def _check_spins(x: Any, caller: str, name: str, device: Any = None) -> Tensor:
     return x
 
 
-def _check_labels(y: Any, n: int, caller: str) -> Tensor:
-    if isinstance(y, np.ndarray):
-        if y.dtype.kind not in "iu":
-            raise ValueError(
-                f"{caller}: y must hold integer class labels 0/1; got numpy dtype {y.dtype}."
-            )
-        y = torch.as_tensor(y)
-    if not isinstance(y, Tensor):
-        raise TypeError(
-            f"{caller}: y must be a torch.Tensor or numpy array; got {type(y).__name__}."
-        )
-    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise ValueError(
-            f"{caller}: y must hold integer class labels 0/1; got dtype {y.dtype}. Try y.long()."
-        )
-    if y.shape != (n,):
-        raise ValueError(
-            f"{caller}: y must have shape ({n},), one label per configuration; got shape "
-            f"{_shape(y)}."
-        )
-    if bool(((y != 0) & (y != 1)).any()):
-        raise ValueError(f"{caller}: y must hold the class labels 0 and 1 only; got others.")
-    if int(y.sum()) in (0, n):
-        raise ValueError(
-            f"{caller}: y must contain both classes 0 and 1; got only class {int(y[0])}."
-        )
-    return y.long()
-
-
 def _standardize_average(model: CorrelationProbingNetwork, x: Tensor, batch_size: int) -> None:
     """Data-dependent initialisation: rescale the local network's last layer so that every
     channel of h has mean 0 and standard deviation 1 over the training configurations.
@@ -524,7 +492,7 @@ class CPNNProbe:
                 f"{caller}: field_size k = {k} is larger than the lattice "
                 f"({x.shape[-2]} x {x.shape[-1]}); it must be <= {min(x.shape[-2:])}."
             )
-        y = _check_labels(y, x.shape[0], caller)
+        y = check_binary_labels(y, x.shape[0], caller)
         with torch.random.fork_rng(devices=[]):
             # initial weights from the probe's seed, without touching the caller's global RNG
             torch.manual_seed(self.seed)
