@@ -26,11 +26,12 @@ the repository's ``datasets/``; the first directory that has a name wins.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -363,6 +364,48 @@ def build(
         say(f"{card.name}: already built: {target}")
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _build_lock(target, say) as waited:
+        if waited and target.is_file():  # another process built it while this one waited
+            say(f"{card.name}: built by another process: {target}")
+            return target
+        return _build_locked(card, target, force, progress, say)
+
+
+@contextlib.contextmanager
+def _build_lock(target: Path, say: Callable[[str], Any]) -> Iterator[bool]:
+    """Hold an exclusive lock on ``target``'s build across processes; yield whether it waited.
+
+    Two processes that build one card at once (two experiments sharing a card) would otherwise
+    write the same chunk files and remove each other's parts directory. The lock is an advisory
+    ``flock`` on a hidden file beside the target (POSIX; elsewhere no lock), removed after a
+    successful build.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield False
+        return
+    lock_path = target.with_name(f".{target.name}.lock")
+    with open(lock_path, "a+b") as fh:
+        waited = False
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"{target.name}: another process is building it; waiting")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            waited = True
+        try:
+            yield waited
+            if target.is_file():
+                lock_path.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _build_locked(
+    card: Card, target: Path, force: bool, progress: bool | None, say: Callable[[str], Any]
+) -> Path:
+    """The build itself, under :func:`_build_lock`."""
     parts_dir = target.with_name(f".{target.stem}.parts")
     if force and parts_dir.exists():
         shutil.rmtree(parts_dir)

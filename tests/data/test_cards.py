@@ -239,6 +239,42 @@ def test_register_generator_refuses_duplicates_and_other_types(monkeypatch):
 # building and caching
 
 
+def test_a_build_waits_for_another_process_building_the_same_card(env):
+    """Two builds of one card must not run at once (they would share chunk files and remove
+    each other's parts directory): a second build blocks on the lock, then finds the file."""
+    import fcntl
+    import threading
+
+    path = cache_path("tiny")
+    path.parent.mkdir(parents=True)
+    lock = path.with_name(f".{path.name}.lock")
+    messages = []
+    with open(lock, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # "another process" holds the build
+        worker = threading.Thread(target=lambda: build("tiny", log=messages.append))
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive() and Fake.calls == [] and not path.exists()
+        assert any("another process is building it" in m for m in messages)
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    worker.join(timeout=30)
+    assert not worker.is_alive() and path.is_file() and len(Fake.calls) == 4
+    assert not lock.exists()  # removed after a successful build
+    # while one build holds the lock and completes the file, the waiter does not build again
+    Fake.calls.clear()
+    with open(lock, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        path.unlink()
+        worker = threading.Thread(target=lambda: build("tiny", log=messages.append))
+        worker.start()
+        worker.join(timeout=0.5)
+        assert worker.is_alive()
+        data_io.write(path, inputs=np.zeros((1, 3), np.float32), targets=np.zeros(1, np.int64))
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    worker.join(timeout=30)
+    assert Fake.calls == [] and any("built by another process" in m for m in messages)
+
+
 def test_load_builds_on_first_use_and_then_reads_the_cache(env):
     assert not is_cached("tiny")
     d = load("tiny")
