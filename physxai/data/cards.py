@@ -330,6 +330,9 @@ def build(
 ) -> Path:
     """Build a card's data set into the cache, resuming an interrupted build.
 
+    Processes that build the same card at once take turns (a file lock, on POSIX systems): the
+    later ones wait and then read the file the first one wrote.
+
     Parameters
     ----------
     name : str, path-like or Card
