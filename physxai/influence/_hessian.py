@@ -85,9 +85,10 @@ def hessian(
         or batch norm must be in eval mode (its Hessian in training mode is not defined).
     loss_fn : {"cross_entropy", "bce", "mse"} or callable
         The per-sample loss, with the conventions of :func:`physxai.models.fit`:
-        ``"cross_entropy"`` takes logits ``(n, C)`` and classes ``(n,)``; ``"bce"`` one logit
-        ``(n,)`` or ``(n, 1)`` and float targets; ``"mse"`` the mean squared error of each
-        sample. A callable ``(outputs, targets) -> (m,)`` returns per-sample losses
+        ``"cross_entropy"`` takes logits ``(n, C)`` and classes ``(n,)``; ``"bce"`` logits and
+        float targets of one shape (one logit ``(n,)`` or ``(n, 1)``, or several per sample,
+        multi-label), averaged over a sample's outputs; ``"mse"`` the mean squared error of each
+        sample. The mean over the samples of these is ``fit``'s training loss. A callable ``(outputs, targets) -> (m,)`` returns per-sample losses
         (``reduction="none"``) and must work under :func:`torch.func.vmap` (no ``.item()``).
     inputs : Tensor, shape ``(n, ...)``
         Training inputs, in the dtype of the parameters (float64 advised).

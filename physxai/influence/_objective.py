@@ -167,7 +167,8 @@ def _cross_entropy(out: Tensor, y: Tensor) -> Tensor:
 
 
 def _bce(out: Tensor, y: Tensor) -> Tensor:
-    return F.binary_cross_entropy_with_logits(_align(out, y), y, reduction="none")
+    b = F.binary_cross_entropy_with_logits(_align(out, y), y, reduction="none")
+    return b.reshape(b.shape[0], -1).mean(dim=1)  # fit's mean over all elements, per sample
 
 
 def _mse(out: Tensor, y: Tensor) -> Tensor:

@@ -416,10 +416,10 @@ def _output_curvature(loss: str, out: Tensor, y: Tensor) -> tuple[Tensor, Tensor
         return r, weight[:, None, None] * a, False
     f = _align(out, y).reshape(out.shape[0], -1)
     t = y.reshape(y.shape[0], -1)
-    if loss == "bce":  # summed over the outputs of a sample, as Objective's chunk losses are
+    m = f.shape[1]  # both: the mean over the m outputs of a sample, as fit's losses
+    if loss == "bce":
         sigma = torch.sigmoid(f)
-        return sigma - t, sigma * (1 - sigma), True
-    m = f.shape[1]  # mse: the mean over the m outputs of a sample
+        return (sigma - t) / m, sigma * (1 - sigma) / m, True
     return 2.0 * (f - t) / m, torch.full_like(f, 2.0 / m), True
 
 

@@ -251,3 +251,54 @@ def test_bad_losses_and_targets_raise():
         hessian(_mlp(), "cross_entropy", x, y, l2=-1.0)
     with pytest.raises(ValueError, match=r"vectors must have shape \(43,\)"):
         hessian_vector_product(_mlp(), "cross_entropy", x, y, torch.ones(5, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("loss", ["bce", "mse"])
+def test_multi_output_losses_follow_fits_mean_over_outputs(loss):
+    """A model with 3 outputs per sample (multi-label BCE, vector MSE): the influence objective
+    is fit's training loss (the mean over all n x 3 elements) plus l2 ||theta||^2, its Hessian
+    (structured and generic) that of this objective, and influence runs on it and equals
+    (1/n) g_test^T (H + d I)^-1 g_i with per-sample losses = the mean over the 3 outputs."""
+    from physxai.influence import InfluenceFunctions
+    from physxai.influence._objective import Objective
+
+    g = torch.Generator().manual_seed(5)
+    n, l2, damping = 12, 0.05, 0.5
+    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)).double().eval()
+    x = torch.randn(n, 4, generator=g, dtype=torch.float64)
+    y = torch.rand(n, 3, generator=g, dtype=torch.float64)
+    if loss == "bce":
+        y = (y > 0.5).to(torch.float64)
+    reduce = (
+        torch.nn.functional.binary_cross_entropy_with_logits
+        if loss == "bce"
+        else (torch.nn.functional.mse_loss)
+    )
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    def objective(t, xs=x, ys=y):
+        params, start = {}, 0
+        for name, p in model.named_parameters():
+            params[name] = t[start : start + p.numel()].view_as(p)
+            start += p.numel()
+        return reduce(functional_call(model, params, (xs,)), ys) + l2 * t.pow(2).sum()
+
+    obj = Objective(model, loss, x, y, l2=l2, max_batch_size=5, caller="test")
+    assert float(obj.objective(theta)) == pytest.approx(float(objective(theta)), rel=1e-12)
+    exact = torch.autograd.functional.hessian(objective, theta)
+    for algorithm in ("generic", "sequential"):
+        h = hessian(model, loss, x, y, l2=l2, algorithm=algorithm)
+        assert torch.allclose(h, exact, atol=1e-12), algorithm
+    inf = InfluenceFunctions(model, loss, x, y, l2=l2, damping=damping).fit()
+    per_sample = torch.stack(
+        [
+            torch.autograd.functional.jacobian(
+                lambda t, i=i: objective(t, x[i : i + 1], y[i : i + 1]), theta
+            )
+            for i in range(n)
+        ]
+    )  # gradients of loss_i + l2 ||theta||^2
+    g_test = per_sample[:2] - 2 * l2 * theta  # the test loss without the l2 term
+    hd = exact + damping * torch.eye(len(theta), dtype=torch.float64)
+    ref = g_test @ torch.linalg.solve(hd, per_sample.T) / n
+    assert torch.allclose(inf.influence(x[:2], y[:2]), ref, atol=1e-10)
