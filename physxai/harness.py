@@ -893,16 +893,12 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    """``write(tmp)`` to a temporary beside ``path``, then move it there (the data layer's
+    :func:`physxai.data._io.atomic_path`: fsync, rename, a name its stale-file sweep knows)."""
+    from .data._io import atomic_path
+
+    with atomic_path(path) as tmp:
         write(tmp)
-        with open(tmp, "rb+") as fh:  # make the bytes durable before the rename
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _config_dict(cfg: Any) -> dict[str, Any]:
