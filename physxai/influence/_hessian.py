@@ -103,7 +103,9 @@ def hessian(
         Refuse larger models (the matrix has ``n_parameters ** 2`` entries).
     algorithm : {"auto", "generic", "sequential"}, default "auto"
         How to build it; all give the same matrix up to rounding. ``"sequential"`` uses the
-        structure of a piecewise-linear network: an ``nn.Sequential`` (nested ones flattened) of
+        structure of a piecewise-linear network: an ``nn.Sequential`` (nested ones flattened;
+        :class:`physxai.models.MLP` and :class:`~physxai.models.CNN` count as the chain
+        ``features, head``) of
         ``Linear``, ``Conv1d/2d/3d`` (``groups=1``, any stride, dilation and padding),
         ``ReLU``, ``LeakyReLU``, ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``,
         ``AdaptiveAvgPool1d/2d/3d``, ``Flatten()``, ``Dropout`` (eval mode) and ``Identity``,

@@ -153,6 +153,32 @@ def _leaves(module: nn.Module, prefix: str) -> Iterator[tuple[str, nn.Module]]:
             yield path, child
 
 
+def _chain(model: nn.Module) -> list[tuple[str, nn.Module]] | None:
+    """The (path, module) leaves whose composition is ``model``'s forward, or ``None``.
+
+    An ``nn.Sequential`` (or a subclass keeping its forward) is its own chain. A class that
+    declares ``_sequential_chain`` (child names, e.g. ``("features", "head")`` of
+    :class:`physxai.models.MLP` and :class:`physxai.models.CNN`, whose forward is
+    ``head(features(x))`` after an input check) is the chain of those children, unless a
+    subclass overrides the declaring class's forward.
+    """
+    if _base_type(model) is nn.Sequential:
+        return list(_leaves(model, ""))
+    names = getattr(type(model), "_sequential_chain", None)
+    owner = next((c for c in type(model).__mro__ if "_sequential_chain" in c.__dict__), None)
+    if not names or owner is None or type(model).forward is not owner.forward:
+        return None
+    out: list[tuple[str, nn.Module]] = []
+    for name in names:
+        child = getattr(model, name, None)
+        if not isinstance(child, nn.Module):
+            return None
+        out.append((name, child))
+        if _base_type(child) is nn.Sequential:
+            out.extend(_leaves(child, f"{name}."))
+    return out
+
+
 def _has_hooks(module: nn.Module) -> bool:
     return bool(
         module._forward_hooks
@@ -208,10 +234,11 @@ def plan_sequential(obj: Objective) -> SequentialPlan | str:
             + ", ".join(map(repr, LOSSES))
             + " (their curvature in the outputs is known in closed form); got a callable"
         )
-    if _base_type(model) is not nn.Sequential:
+    chain = _chain(model)
+    if chain is None:
         return (
             f"the model is a {type(model).__name__}, not a torch.nn.Sequential (subclasses "
-            "qualify when they keep Sequential's forward)"
+            "qualify when they keep Sequential's forward) nor a physxai.models MLP/CNN"
         )
     hooks = (
         torch.nn.modules.module._global_forward_hooks,
@@ -221,7 +248,7 @@ def plan_sequential(obj: Objective) -> SequentialPlan | str:
         return "forward hooks are registered on the model (they may change its output)"
     steps: list[_Step] = []
     seen: set[int] = set()
-    for path, module in _leaves(model, ""):
+    for path, module in chain:
         if _has_hooks(module):
             return f"{_describe(path, module)} has forward hooks (they may change its output)"
         base = _base_type(module)

@@ -90,6 +90,10 @@ class CNN(nn.Module):
     torch.Size([3, 2])
     """
 
+    #: ``forward`` is ``head(features(x))`` after an input check: the exact Hessian of
+    #: :mod:`physxai.influence` reads the model as that chain of layers (the fast path)
+    _sequential_chain = ("features", "head")
+
     def __init__(
         self,
         in_channels: int,

@@ -58,6 +58,10 @@ class MLP(nn.Module):
     ['flatten', 'fc1', 'act1', 'fc2', 'act2']
     """
 
+    #: ``forward`` is ``head(features(x))`` after an input check: the exact Hessian of
+    #: :mod:`physxai.influence` reads the model as that chain of layers (the fast path)
+    _sequential_chain = ("features", "head")
+
     def __init__(
         self,
         in_features: int,

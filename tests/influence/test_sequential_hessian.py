@@ -419,3 +419,41 @@ def test_unknown_algorithm_raises():
     x, y, model = _data("mlp", "cross_entropy")
     with pytest.raises(ValueError, match="algorithm must be one of 'auto', 'generic'"):
         hessian(model, "cross_entropy", x, y, algorithm="fast")
+
+
+def test_physxai_mlp_and_cnn_take_the_structured_path(monkeypatch):
+    """physxai.models.MLP and CNN compute head(features(x)): the structured Hessian reads them
+    as that chain (equal to the generic one); a subclass that changes forward falls back."""
+    from physxai.models import CNN, MLP
+
+    calls = []
+    original = sequential_module.sequential_hessian
+    monkeypatch.setattr(
+        sequential_module,
+        "sequential_hessian",
+        lambda *args: calls.append(1) or original(*args),
+    )
+    torch.manual_seed(3)
+    g = torch.Generator().manual_seed(4)
+    mlp = MLP(6, (5, 4), 3).to(DTYPE).eval()
+    x = torch.randn(11, 2, 3, generator=g, dtype=DTYPE)  # flattened by the MLP
+    y = torch.randint(3, (11,), generator=g)
+    cnn = CNN(2, 3, channels=(3, 4), input_size=(6, 6), pool="max").to(DTYPE).eval()
+    xc = torch.randn(11, 2, 6, 6, generator=g, dtype=DTYPE)
+    for model, inputs in ((mlp, x), (cnn, xc)):
+        calls.clear()
+        fast = hessian(model, "cross_entropy", inputs, y, l2=0.01, algorithm="sequential")
+        slow = hessian(model, "cross_entropy", inputs, y, l2=0.01, algorithm="generic")
+        assert calls == [1] and _relative_error(fast, slow) < 1e-12
+        _assert_all_blocks_alive(fast - 0.02 * torch.eye(len(fast), dtype=DTYPE), model)
+
+    class Doubled(MLP):
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    doubled = Doubled(6, (5, 4), 3).to(DTYPE).eval()
+    calls.clear()
+    hessian(doubled, "cross_entropy", x, y)  # auto: generic
+    assert calls == []
+    with pytest.raises(ValueError, match="not a torch.nn.Sequential"):
+        hessian(doubled, "cross_entropy", x, y, algorithm="sequential")
