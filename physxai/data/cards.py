@@ -390,19 +390,22 @@ def _build_lock(target: Path, say: Callable[[str], Any]) -> Iterator[bool]:
         return
     lock_path = target.with_name(f".{target.name}.lock")
     with open(lock_path, "a+b") as fh:
-        waited = False
+        waited, locked = False, True
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             say(f"{target.name}: another process is building it; waiting")
             fcntl.flock(fh, fcntl.LOCK_EX)
             waited = True
+        except OSError:  # a file system without locks (some network mounts): build unlocked
+            locked = False
         try:
             yield waited
             if target.is_file():
                 lock_path.unlink(missing_ok=True)
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            if locked:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _build_locked(

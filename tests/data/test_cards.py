@@ -780,3 +780,15 @@ def test_the_cache_file_has_the_schema_and_provenance(env):
             "complete",
         ):
             assert key in f.attrs
+
+
+def test_a_file_system_without_locks_still_builds(env, monkeypatch):
+    import fcntl
+
+    def refuse(fh, op):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    path = build("tiny")
+    assert path.is_file() and len(Fake.calls) == 4
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
