@@ -74,7 +74,7 @@ from torch import Tensor, nn
 from ._validation import check_positive_int, model_device, progress_bar
 from .attribution import METHODS, Attribution, _split_options
 from .data import schema
-from .data._io import PHYSXAI_VERSION, stale_temp_files, temp_name
+from .data._io import PHYSXAI_VERSION, _fsync_dir, stale_temp_files, temp_name
 from .data.schema import decode_attrs
 from .errors import InvalidDataError
 
@@ -464,16 +464,7 @@ def _partials(out: Path) -> dict[Path, int]:
 def _fsync(path: Path) -> None:
     with open(path, "rb+") as fh:
         os.fsync(fh.fileno())
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+    _fsync_dir(path.parent)
 
 
 def _create_attribution(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: np.dtype) -> h5py.Dataset:

@@ -416,20 +416,30 @@ def spin_correlation(
     s = _snapshot_array(snapshots, caller)
     m = _check_mask(mask, s.shape[-1], caller)
     offsets = _offsets(_int(max_distance, caller, "max_distance", 1))
+    total, count = _spin_pair_sums(s, offsets, m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan), offsets
+
+
+def _spin_pair_sums(
+    s: np.ndarray, offsets: Any, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per snapshot and displacement: the sum of S^z_x S^z_{x+delta} over the pairs of singly
+    occupied sites, and the number of such pairs; both (n_samples, n_offsets)."""
     up, down = s[:, _UP].astype(np.float64), s[:, _DOWN].astype(np.float64)
-    spin = 0.5 * (up - down) * (up + down == 1)  # singly occupied sites only
-    single = (up + down == 1).astype(np.float64)
-    values = np.empty((s.shape[0], len(offsets)))
+    single = (up + down == 1).astype(np.float64)  # holes and doubly occupied sites drop out
+    spin = 0.5 * (up - down) * single
+    total = np.empty((s.shape[0], len(offsets)))
+    count = np.empty_like(total)
     for k, off in enumerate(offsets):
-        a, b, both = _pairs(spin, spin, off, m)
-        na, nb, _ = _pairs(single, single, off, m)
+        a, b, both = _pairs(spin, spin, off, mask)
+        na, nb, _ = _pairs(single, single, off, mask)
         prod, norm = a * b, na * nb
         if both is not None:
             prod, norm = prod * both, norm * both
-        count = norm.sum(axis=(1, 2))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values[:, k] = np.where(count > 0, prod.sum(axis=(1, 2)) / count, np.nan)
-    return values, offsets
+        total[:, k] = prod.sum(axis=(1, 2))
+        count[:, k] = norm.sum(axis=(1, 2))
+    return total, count
 
 
 def nn_spin_correlator(snapshots: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -463,18 +473,8 @@ def nn_spin_correlator(snapshots: np.ndarray, mask: np.ndarray | None = None) ->
     caller = "snapshots.nn_spin_correlator"
     s = _snapshot_array(snapshots, caller)
     m = _check_mask(mask, s.shape[-1], caller)
-    up, down = s[:, _UP].astype(np.float64), s[:, _DOWN].astype(np.float64)
-    single = (up + down == 1).astype(np.float64)
-    spin = 0.5 * (up - down) * single
-    total, count = np.zeros(s.shape[0]), np.zeros(s.shape[0])
-    for off in ((0, 1), (1, 0)):
-        a, b, both = _pairs(spin, spin, off, m)
-        na, nb, _ = _pairs(single, single, off, m)
-        prod, norm = a * b, na * nb
-        if both is not None:
-            prod, norm = prod * both, norm * both
-        total += prod.sum(axis=(1, 2))
-        count += norm.sum(axis=(1, 2))
+    total, count = _spin_pair_sums(s, ((0, 1), (1, 0)), m)  # x and y bonds pooled
+    total, count = total.sum(axis=1), count.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / count, np.nan)
 
@@ -1535,14 +1535,14 @@ def _shell_masks(size: int, n_shells: int) -> np.ndarray:
     return np.stack([d2 == d for d in shell_distances(n_shells)])
 
 
-def _check_shells(couplings: Any, size: int, caller: str) -> np.ndarray:
+def _check_shells(couplings: Any, size: int, caller: str, name: str = "couplings") -> np.ndarray:
     try:
         j = np.asarray(couplings, dtype=np.float64)
     except (TypeError, ValueError):
         j = np.empty(0)
     if j.ndim != 1 or not len(j) or not np.isfinite(j).all():
         raise ValueError(
-            f"{caller}: couplings must be a non-empty 1-D sequence of finite numbers (one per "
+            f"{caller}: {name} must be a non-empty 1-D sequence of finite numbers (one per "
             f"neighbour shell, nearest first); got {couplings!r}."
         )
     reach = _shell_reach(len(j))
@@ -1623,8 +1623,10 @@ class ShellIsing:
     def set_couplings(self, couplings: Sequence[float], *, _fields: bool = True) -> ShellIsing:
         """Change the couplings (the chains keep their configurations)."""
         self.couplings = _check_shells(couplings, self.lattice_size, "snapshots.ShellIsing")
-        masks = _shell_masks(self.lattice_size, len(self.couplings))
-        self._matrix = np.tensordot(self.couplings, masks.astype(np.float64), axes=1)
+        self._masks = _shell_masks(self.lattice_size, len(self.couplings)).astype(np.float64)
+        #: unordered pairs on each shell (P_k)
+        self.pairs = self._masks.sum(axis=(1, 2)) / 2.0
+        self._matrix = np.tensordot(self.couplings, self._masks, axes=1)
         if _fields:
             self._fields = self.spins @ self._matrix
         return self
@@ -1658,9 +1660,8 @@ class ShellIsing:
 
     def shell_means(self) -> np.ndarray:
         r"""Per chain, the mean of :math:`\sigma_i \sigma_j` over each shell's pairs, (n_chains, n_shells)."""
-        masks = _shell_masks(self.lattice_size, len(self.couplings)).astype(np.float64)
-        pairs = masks.sum(axis=(1, 2))
-        return np.einsum("ci,kij,cj->ck", self.spins, masks, self.spins) / pairs
+        products = np.einsum("ci,kij,cj->ck", self.spins, self._masks, self.spins)
+        return products / (2.0 * self.pairs)
 
     def snapshots(self) -> np.ndarray:
         """The chains' current configurations, one-hot (n_chains, 3, L, L), up = +1, no holes."""
@@ -1883,14 +1884,13 @@ def tune_shell_couplings(
     j = np.zeros(k)
     j[0] = 0.3  # nearest-neighbour antiferromagnet above its Neel point (K_c = 0.4407)
     if initial is not None:
-        j = _check_shells(initial, size, caller).copy()
+        j = _check_shells(initial, size, caller, "initial").copy()
         if len(j) != k:
             raise ValueError(
                 f"{caller}: initial must have one coupling per target shell ({k}); got {len(j)}."
             )
     rng = np.random.default_rng(seed)
     sampler = ShellIsing(size, j, n_chains=n, seed=rng).sweep(warm)
-    pairs = _shell_masks(size, k).sum(axis=(1, 2)) / 2.0
     strings = {
         "lattice_size": size,
         "n_holes": holes,
@@ -1910,7 +1910,7 @@ def tune_shell_couplings(
         cov = np.atleast_2d(np.cov(phi, rowvar=False))
         shrink = achieved[0] / (0.25 * phi[:, 0].mean()) if phi[:, 0].mean() != 0 else 1.0
         shrink = float(np.clip(shrink, 0.2, 1.5))
-        jac = cov * pairs[None]
+        jac = cov * sampler.pairs[None]
         jac = jac + lam * np.trace(jac) / k * np.eye(k)
         step = np.linalg.solve(jac, 4.0 * (achieved - goal) / shrink)
         # constant steps while approaching, then Robbins-Monro steps ~ 1/t against the noise

@@ -680,6 +680,8 @@ def test_tuned_shell_couplings_recover_the_parents_of_given_strings():
     np.testing.assert_allclose(fit.couplings, truth, atol=0.1)
     with pytest.raises(ValueError, match="target must be"):
         S.tune_shell_couplings([0.3])
+    with pytest.raises(ValueError, match="initial must be a non-empty"):
+        S.tune_shell_couplings([-0.1], initial=[np.nan])
     with pytest.raises(ValueError, match="one coupling per target shell"):
         S.tune_shell_couplings([-0.1, 0.02], initial=[0.3])
     with pytest.raises(ValueError, match="damping must be in"):
